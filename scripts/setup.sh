@@ -11,6 +11,7 @@ need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox libsox-fmt-all)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${need_apt[*]}"
