@@ -1,0 +1,206 @@
+"""Transcription against the demo calls' ground truth (real bundled Whisper models, no mocks).
+
+The demo calls are espeak-ng voices band-limited to 8 kHz: hard material for Whisper tiny.en. The WER
+bounds below are what the product achieves on them (benchmarks/asr_wer.py) plus a margin, so a
+regression fails; they are far from the issue's 15 % target, which this does not reach yet.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from voicecx.audio import Audio, load
+from voicecx.config import Config
+from voicecx.diarize import diarization_from_rttm, diarize, read_rttm
+from voicecx.transcribe import (BASE_MODEL_BYTES, ModelNotFound, Transcript, base_model_dir, choose_languages,
+                                LegLanguage, TranscribeConfig, normalize_text, resolve_model, transcribe)
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = ROOT / "samples" / "calls"
+model = pytest.mark.model
+
+
+def truth(name: str) -> dict:
+    return json.loads((CALLS / f"{name}.truth.json").read_text(encoding="utf-8"))
+
+
+def role_label(diar, role: str) -> str:
+    return next(lab for lab, r in diar.roles.items() if r == role)
+
+
+def leg_wer(tr: Transcript, t: dict, label: str, role: str) -> float:
+    ref = normalize_text(" ".join(s["text"] for s in t["segments"] if s["speaker"] == role))
+    hyp = normalize_text(" ".join(s.text for s in tr.segments if s.speaker == label))
+    return jiwer.wer(ref, hyp or "-")
+
+
+@pytest.fixture(scope="module")
+def empathic():
+    call = load(CALLS / "en_empathic.wav")
+    diar = diarize(call, config=Config())
+    return call, diar, transcribe(call, diar, model="tiny.en", language="en")
+
+
+@pytest.fixture(scope="module")
+def cold_auto():
+    call = load(CALLS / "en_cold.wav")
+    diar = diarize(call, config=Config())
+    return call, diar, transcribe(call, diar, model="tiny.en", language="auto")
+
+
+# ----------------------------------------------------------------------------- accuracy on the demo calls
+
+@model
+def test_stereo_wer_per_leg_on_the_empathic_call(empathic):
+    _, diar, tr = empathic
+    t = truth("en_empathic")
+    # measured: agent 0.30, customer 0.34 (tiny.en, beam 5)
+    assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.40
+    assert leg_wer(tr, t, role_label(diar, "customer"), "customer") <= 0.42
+    assert tr.language == "en" and tr.model["name"] == "tiny.en"
+
+
+@model
+def test_auto_language_keeps_an_english_call_on_tiny_en(cold_auto):
+    _, diar, tr = cold_auto
+    t = truth("en_cold")
+    assert tr.language == "en"
+    assert set(tr.model["used"].values()) == {"tiny.en"} and not tr.warnings
+    # measured: agent 0.44, customer 0.46
+    assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.55
+    assert leg_wer(tr, t, role_label(diar, "customer"), "customer") <= 0.55
+
+
+@model
+def test_words_lie_inside_the_true_turns_of_their_speaker(empathic):
+    _, diar, tr = empathic
+    segs = truth("en_empathic")["segments"]
+    words = [(diar.roles[s.speaker], w) for s in tr.segments for w in s.words]
+    assert len(words) > 150
+    inside = [any(t["speaker"] == role and t["start"] - 0.3 <= w.start and w.end <= t["end"] + 0.3 for t in segs)
+              for role, w in words]
+    assert np.mean(inside) >= 0.95
+    assert all(0.0 <= w.probability <= 1.0 and w.start <= w.end for _, w in words)
+
+
+@model
+def test_backchannels_survive_in_the_transcript(empathic):
+    _, diar, tr = empathic
+    agent = role_label(diar, "agent")
+    bcs = [s for s in truth("en_empathic")["segments"] if s["backchannel"] and s["speaker"] == "agent"]
+    found = [any(s.speaker == agent and s.start < b["end"] + 0.3 and s.end > b["start"] - 0.3 for s in tr.segments)
+             for b in bcs]
+    assert len(bcs) >= 2 and np.mean(found) >= 0.5
+
+
+@model
+def test_mono_words_go_to_the_speaker_who_was_talking():
+    """Mono: the downmixed call decoded once, words assigned by overlap with the (true) diarisation."""
+    stereo = load(CALLS / "en_empathic.wav")
+    call = Audio(stereo.mono()[None, :], stereo.sample_rate, "mono")
+    diar = diarization_from_rttm(next(iter(read_rttm(CALLS / "en_empathic.rttm").values())), call.duration_s)
+    tr = transcribe(call, diar, model="tiny.en", language="en")
+    segs = truth("en_empathic")["segments"]
+
+    def true_speaker(t: float) -> set[str]:
+        return {s["speaker"] for s in segs if s["start"] - 0.1 <= t <= s["end"] + 0.1}
+
+    words = [(s.speaker, w) for s in tr.segments for w in s.words]
+    right = [spk in true_speaker(0.5 * (w.start + w.end)) for spk, w in words]
+    assert len(words) > 150 and np.mean(right) >= 0.95
+    # segments never mix speakers and are ordered
+    assert all(s.start <= s.end for s in tr.segments)
+    assert [s.start for s in tr.segments] == sorted(s.start for s in tr.segments)
+
+
+@model
+def test_danish_call_with_auto_language_is_transcribed_as_danish():
+    call = load(CALLS / "da_call.wav")
+    diar = diarize(call, config=Config())
+    tr = transcribe(call, diar, model="tiny.en", language="auto")
+    assert tr.language == "da"
+    assert set(tr.model["languages"].values()) == {"da"}
+    assert set(tr.model["used"].values()) == {"base"}
+    assert any("--model base" in w for w in tr.warnings)
+    t = truth("da_call")
+    # measured: agent 1.02, customer 1.07 — base on espeak Danish is poor; this bound only catches collapse
+    for role in ("agent", "customer"):
+        assert leg_wer(tr, t, role_label(diar, role), role) <= 1.3
+
+
+def test_pooled_detection_picks_the_language_both_legs_support():
+    """Measured on ko_call: agent leg says zh > ko, customer leg ko >> zh; pooled, Korean wins."""
+    cfg = TranscribeConfig()
+    logs = lambda **p: {c: float(np.log(p.get(c, 1e-4))) for c in cfg.languages}  # noqa: E731
+    detected = {"L": LegLanguage("ja", 0.0245, logs(en=0.0245, zh=0.0457, ko=0.0249, da=0.0002)),
+                "R": LegLanguage("th", 0.0082, logs(en=0.0082, zh=0.002, ko=0.0153, da=0.0008))}
+    assert choose_languages(detected, {"L": 16.0, "R": 7.6}, cfg) == {"L": "ko", "R": "ko"}
+    detected["R"] = LegLanguage("en", 0.92, logs(en=0.92))
+    assert choose_languages(detected, {"L": 16.0, "R": 7.6}, cfg) == {"L": "zh", "R": "en"}
+
+
+# ----------------------------------------------------------------------------- models and bad input
+
+def test_unknown_model_is_a_one_line_model_not_found():
+    with pytest.raises(ModelNotFound, match="unknown Whisper model 'large-v9'.*tiny.en or base") as e:
+        resolve_model("large-v9")
+    assert "\n" not in str(e.value)
+
+
+def test_directory_without_a_model_is_model_not_found(tmp_path: Path):
+    with pytest.raises(ModelNotFound, match="not a CTranslate2 Whisper model directory"):
+        resolve_model(str(tmp_path))
+
+
+@model
+def test_base_model_is_joined_once_into_the_cache(tmp_path: Path):
+    d = base_model_dir(tmp_path)
+    assert (d / "model.bin").stat().st_size == BASE_MODEL_BYTES
+    assert {p.name for p in d.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    mtime = (d / "model.bin").stat().st_mtime_ns
+    assert base_model_dir(tmp_path) == d and (d / "model.bin").stat().st_mtime_ns == mtime
+    assert [p.name for p in tmp_path.iterdir()] == ["whisper-base"]  # no temp leftovers
+    assert resolve_model(str(d)).multilingual and not resolve_model("tiny.en").multilingual
+
+
+@model
+def test_silent_call_gives_no_segments():
+    call = Audio(np.zeros((2, 8000 * 3), np.float32), 8000, "silence")
+    diar = diarize(call, config=Config())
+    tr = transcribe(call, diar, model="tiny.en", language="auto")
+    assert tr.segments == [] and tr.warnings == ["no speech to transcribe"]
+
+
+def test_normalize_text_spells_numbers_and_drops_punctuation():
+    assert normalize_text("Yes, exactly. Two payments of $49!") == "yes exactly two payments of forty nine dollars"
+    assert normalize_text("I've got it — OK?") == "i've got it ok"
+
+
+# ----------------------------------------------------------------------------- CLI
+
+@model
+def test_cli_prints_the_design_json_shape():
+    out = subprocess.run([sys.executable, "-m", "voicecx.cli", "transcribe", str(CALLS / "da_call.wav"),
+                          "--model", "base", "--language", "da", "--json", "-"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"language", "segments"} and data["language"] == "da"
+    assert {s["speaker"] for s in data["segments"]} == {"agent", "customer"}
+    for s in data["segments"]:
+        assert set(s) == {"speaker", "start", "end", "text", "words"} and s["start"] <= s["end"]
+        for w in s["words"]:
+            assert set(w) == {"word", "start", "end", "probability"}
+
+
+def test_cli_unknown_model_exits_2_with_one_line():
+    out = subprocess.run([sys.executable, "-m", "voicecx.cli", "transcribe", str(CALLS / "da_call.wav"),
+                          "--model", "nope", "--json", "-"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and "nope" in out.stderr
