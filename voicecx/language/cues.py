@@ -1,0 +1,194 @@
+"""Find behaviour phrases and customer cues in a text with a language's lexicon.
+
+A *cue* is one lexicon match: which cue id (``apology``, ``dismissal``, ``you_language`` …), how
+strong the phrase is (its tier weight), where it is (span in the original text) and three flags that
+change what it means:
+
+* ``negated`` — a negator sits just before it in the same clause ("I'm **not** sorry"), or right
+  after it for languages that negate after the verb (Korean ``죄송하지 않습니다``, Danish
+  ``det beklager jeg ikke``). A negated positive phrase counts against its behaviour; a negated
+  negative phrase is dropped.
+* ``reported`` — inside quotation marks or right after a reported-speech opener ("the last agent
+  told you to 'calm down'"): someone else's words, not the speaker's behaviour.
+* ``sarcastic`` — in a sentence with a sarcasm marker ("yeah right", "sorry not sorry", 🙄): the
+  sentence's positive phrases do not count.
+
+`CUE_MEANING` says which behaviour (DESIGN §3.3) each agent cue speaks for and in which direction.
+The phrases themselves are data (lexicons/*.toml); this module only knows what the cue ids mean.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .lexicon import Lexicon
+from .normalize import Norm, normalize, split_sentences
+
+__all__ = [
+    "Cue",
+    "Matches",
+    "find_cues",
+    "CUE_MEANING",
+    "AGENT_NEGATIVE_CUES",
+    "CUSTOMER_CUES",
+    "REGISTER_CUES",
+    "PRONOUN_CUES",
+]
+
+# agent cue id -> (behaviour id or None, +1 / -1)
+CUE_MEANING: dict[str, tuple[str | None, int]] = {
+    "greeting": ("warm_opening", +1),
+    "warmth": ("warm_opening", +1),
+    "thanks": ("thanks", +1),  # warm_opening when early, thanks_close when late
+    "farewell": ("thanks_close", +1),
+    "apology": ("apology", +1),
+    "non_apology": ("apology", -1),
+    "validation": ("validation", +1),
+    "dismissal": ("validation", -1),
+    "restating": ("restating", +1),
+    "ownership": ("ownership", +1),
+    "buck_passing": ("ownership", -1),
+    "blame": ("ownership", -1),
+    "action_now": ("action_now", +1),
+    "passive_vague": ("action_now", -1),
+    "timeframe": ("timeframe", +1),
+    "vague_time": ("timeframe", -1),
+    "anything_else": ("anything_else", +1),
+    "emotion": (None, +1),  # names the customer's feeling: makes validation/apology specific
+    "sarcasm": (None, -1),
+}
+# agent cues reported as "cue" events (the things a supervisor wants to hear about)
+AGENT_NEGATIVE_CUES = ("dismissal", "buck_passing", "blame", "sarcasm", "non_apology")
+CUSTOMER_CUES = ("i_language", "you_language", "anger", "complaint", "positive")
+REGISTER_CUES = ("filler", "slang", "robotic")
+PRONOUN_CUES = ("personal", "you", "corporate")
+
+# A negative phrase wins over an overlapping positive one of the same behaviour ("sorry you feel that
+# way" contains "sorry"), and a few positive phrases contain a negative one ("not your fault").
+_SUPPRESSES: dict[str, tuple[str, ...]] = {
+    "non_apology": ("apology",),
+    "dismissal": ("validation", "apology", "emotion"),
+    "buck_passing": ("ownership", "action_now", "restating"),
+    "blame": ("validation",),
+    "passive_vague": ("action_now", "ownership"),
+    "vague_time": ("timeframe",),
+    "sarcasm": ("apology", "validation", "thanks", "warmth"),
+    "validation": ("blame", "dismissal", "complaint", "anger"),
+    "anything_else": ("warmth",),
+    "restating": ("complaint", "anger", "you_language", "i_language"),
+}
+
+_CLAUSE_BREAK = re.compile(r"[.!?;:,]")
+_QUOTED = re.compile(r"\"[^\"]{1,300}\"|(?<!\w)'[^']{2,300}'(?!\w)")
+
+
+@dataclass(frozen=True)
+class Cue:
+    cue: str
+    weight: float  # tier weight of the phrase (1.0 strong, 0.7 medium, 0.4 weak)
+    start: int  # span in the original text
+    end: int
+    quote: str
+    negated: bool = False
+    reported: bool = False
+    sarcastic: bool = False
+    sentence: int = 0  # index into Matches.sentences
+
+    @property
+    def counts(self) -> bool:
+        """Does this phrase count as the speaker's own, as written? (not negated/reported/sarcastic)"""
+        return not (self.negated or self.reported or self.sarcastic)
+
+
+@dataclass(frozen=True)
+class Matches:
+    norm: Norm
+    cues: tuple[Cue, ...]
+    sentences: tuple[tuple[int, int], ...]  # sentence spans in the original text
+
+    def of(self, *ids: str) -> list[Cue]:
+        return [c for c in self.cues if c.cue in ids]
+
+
+def _tokens_before(s: str, n: int, boundary: str) -> str:
+    if boundary == "none":
+        # Chinese: n characters; Korean: n space-separated chunks, whichever is longer
+        chars = s.replace(" ", "")[-n:]
+        words = " ".join(s.split()[-n:])
+        return words if len(words) > len(chars) else chars
+    return " ".join(s.split()[-n:])
+
+
+def _tokens_after(s: str, n: int, boundary: str) -> str:
+    if boundary == "none":
+        return s.lstrip()[: 3 * n]
+    return " ".join(s.split()[:n])
+
+
+def find_cues(text: str, lexicon: Lexicon, cues: Iterable[str] | None = None) -> Matches:
+    """All lexicon cues (or only `cues`) found in `text`, with negation/reported/sarcasm flags."""
+    norm = normalize(text, join_han=True)
+    t, m_text = norm.text, norm.match
+    wanted = lexicon.cues.keys() if cues is None else [c for c in cues if c in lexicon.cues]
+    sent_spans = split_sentences(t)
+    if not sent_spans and t.strip():
+        sent_spans = [(0, len(t))]
+
+    def sentence_of(pos: int) -> int:
+        for i, (a, b) in enumerate(sent_spans):
+            if pos < b:
+                return i
+        return max(0, len(sent_spans) - 1)
+
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(t)] if ('"' in t or "'" in t) else []
+    raw: list[tuple[str, float, int, int]] = []
+    for cue in wanted:
+        cp = lexicon.cues[cue]
+        for m in cp.regex.finditer(m_text):
+            if m.end() == m.start():
+                continue
+            tier = m.lastgroup or "strong"
+            raw.append((cue, cp.weights.get(tier, 1.0), m.start(), m.end()))
+    if not raw:
+        return Matches(norm, (), tuple(norm.original_span(a, b) for a, b in sent_spans))
+
+    # overlap rules (see _SUPPRESSES)
+    present = {r[0] for r in raw}
+    if any(k in present for k in _SUPPRESSES):
+        drop = set()
+        for i, (c1, _, a1, b1) in enumerate(raw):
+            for j, (c2, _, a2, b2) in enumerate(raw):
+                if i != j and c2 in _SUPPRESSES.get(c1, ()) and a1 < b2 and a2 < b1:
+                    drop.add(j)
+        raw = [r for k, r in enumerate(raw) if k not in drop]
+
+    sarcastic_sentences = {sentence_of(a) for c, _, a, _ in raw if c == "sarcasm"}
+    win = lexicon.negation_window
+    out = []
+    last_end: dict[str, int] = {}  # a negator inside an earlier phrase of the same cue is that phrase's own
+    for cue, w, a, b in sorted(raw, key=lambda r: (r[2], r[3])):
+        clause_start = 0
+        for mm in _CLAUSE_BREAK.finditer(t, 0, a):
+            clause_start = mm.end()
+        clause_start = max(clause_start, min(a, last_end.get(cue, 0)))
+        last_end[cue] = max(last_end.get(cue, 0), b)
+        nxt = _CLAUSE_BREAK.search(t, b)
+        clause_end = nxt.start() if nxt else len(t)
+        before = m_text[clause_start:a]
+        after = m_text[b:clause_end]
+        negated = False
+        if lexicon.negation_before is not None and before.strip():
+            negated = bool(lexicon.negation_before.search(_tokens_before(before, win, lexicon.boundary)))
+        if not negated and lexicon.negation_after is not None and after.strip():
+            negated = bool(lexicon.negation_after.match(_tokens_after(after, 2, lexicon.boundary)))
+        reported = any(qa < a and b <= qb for qa, qb in quoted)
+        if not reported and lexicon.reported is not None and before.strip():
+            reported = bool(lexicon.reported.search(_tokens_before(before, win + 2, lexicon.boundary)))
+        s = sentence_of(a)
+        sarcastic = s in sarcastic_sentences and cue != "sarcasm"
+        oa, ob = norm.original_span(a, b)
+        out.append(
+            Cue(cue, w, oa, ob, text[oa:ob].strip(), negated, reported, sarcastic, s)
+        )
+    return Matches(norm, tuple(out), tuple(norm.original_span(a, b) for a, b in sent_spans))
