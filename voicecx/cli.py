@@ -130,6 +130,24 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return cli_analyse(args)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from voicecx.batch import cli_batch
+
+    return cli_batch(args)
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from voicecx.stream import cli_stream
+
+    return cli_stream(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from voicecx.server import cli_serve
+
+    return cli_serve(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from voicecx.bench import cli_bench
 
@@ -177,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", metavar="-", help="'-' prints the report JSON to stdout")
     _add_analyse_options(p)
 
+    p = add("batch", cmd_batch, "analyse many calls (local process pool or Ray): reports, summary.csv, manifest.jsonl")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders (recursive), globs, or .txt/.csv lists of paths")
+    p.add_argument("--out", required=True, help="output folder for reports, summary.csv, summary.html, manifest.jsonl")
+    p.add_argument("--workers", type=int, help="parallel workers (default: half the CPUs, at least 1)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"], help="local process pool or a Ray cluster")
+    p.add_argument("--ray-address", help="join this Ray cluster ('auto' or HOST:PORT); default: start a local one")
+    p.add_argument("--resume", action="store_true", help="skip inputs that already have a valid report for this config")
+    p.add_argument("--timeout", type=float, help="seconds per file before its worker is killed and the file recorded as failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_analyse_options(p)
+
     p = add("pitch", cmd_pitch, "F0 track as CSV (time_s,f0_hz)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--hop-ms", type=float, default=10.0)
@@ -213,6 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=600.0, help="seconds of audio per call (default 600)")
     p.add_argument("--calls", type=int, default=100, help="calls in the batch run (default 100)")
     p.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
+
+    p = add("stream", cmd_stream, "replay a recording as a live call; alerts as JSON lines")
+    p.add_argument("call", help="audio file (mono or stereo; stereo: agent left, customer right by default)")
+    p.add_argument("--realtime", action="store_true", help="pace the audio at real time")
+    p.add_argument("--speed", type=float, help="pace the audio at X times real time (implies --realtime)")
+    p.add_argument("--roles", default="agent,customer", choices=["agent,customer", "customer,agent"])
+    p.add_argument("--asr", action="store_true", help="live ASR (tiny.en) for angry_words_no_empathy and no_greeting")
+    p.add_argument("--states", action="store_true", help="also print the periodic state messages")
+    p.add_argument("--config", help="TOML file overriding Config defaults ([live] section)")
+
+    p = add("serve", cmd_serve, "live-desk server: WebSocket audio in, alerts out, dashboard at /")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token-file", help="file holding the access token (else env VOICECX_TOKEN)")
+    p.add_argument("--insecure-dev", action="store_true", help="run without a token (local development only)")
+    p.add_argument("--asr", action="store_true", help="live ASR (tiny.en) for the text alerts")
+    p.add_argument("--config", help="TOML file overriding Config defaults ([live] section)")
 
     add("samples", cmd_samples, "list the bundled demo calls")
     parser.set_defaults(_commands=commands)
