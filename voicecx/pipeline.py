@@ -33,6 +33,7 @@ log = logging.getLogger("voicecx")
 TEXT_BEHAVIOURS = ("warm_opening", "personal_voice", "apology", "validation", "restating", "ownership",
                    "action_now", "timeframe", "anything_else", "thanks_close", "clean_register", "needs_met")
 EMBED_AUDIO_MAX_S = 3 * 3600.0  # longer calls are not embedded in the HTML (the file would be too big to open)
+OGG_BLOCK = 16384  # frames per Vorbis write (see _audio_data_uri)
 PLOT_POINTS = 2500  # prosody points per speaker in the HTML plots
 
 
@@ -210,7 +211,11 @@ def _audio_data_uri(call: Audio) -> str | None:
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, call.samples.T, call.sample_rate, format="OGG", subtype="VORBIS")
+    frames = call.samples.T
+    # Written in blocks: libsndfile's Vorbis encoder segfaults when handed minutes of audio in one write.
+    with sf.SoundFile(buf, "w", call.sample_rate, call.channels, format="OGG", subtype="VORBIS") as f:
+        for start in range(0, len(frames), OGG_BLOCK):
+            f.write(np.ascontiguousarray(frames[start:start + OGG_BLOCK]))
     return "data:audio/ogg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
