@@ -204,3 +204,12 @@ def test_cli_unknown_model_exits_2_with_one_line():
                           "--model", "nope", "--json", "-"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 2 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and "nope" in out.stderr
+
+
+def test_english_confidence_is_the_median_word_probability_and_needs_five_words() -> None:
+    from voicecx.transcribe import english_confidence
+    from voicecx.types import Word
+
+    words = [Word("w", 0.0, 0.1, p) for p in (0.9, 0.8, 0.2, 0.7, 0.95)]
+    assert english_confidence([words[:2], words[2:]]) == pytest.approx(0.8)
+    assert english_confidence([words[:4]]) == 0.0  # too few words to judge: ask the detector

@@ -27,7 +27,10 @@ class PitchConfig:
     hop_ms: float = 10.0  # ms between pitch frames (frame k centred at k*hop)
     fmin: float = 50.0  # Hz; lowest F0 searched (deep male voices)
     fmax: float = 500.0  # Hz; highest F0 searched (children, excited speech)
-    yin_threshold: float = 0.15  # absolute threshold on the cumulative-mean-normalised difference (de Cheveigné & Kawahara 2002 use 0.1-0.15)
+    # Absolute threshold on YIN's cumulative-mean-normalised difference: 0.10 as in de Cheveigné &
+    # Kawahara (2002) and librosa. 0.15 stopped at the 2nd-harmonic dip when that harmonic dominates:
+    # GPE 7.60 % at 0.15 vs 0.81 % at 0.10 on benchmarks/pitch_accuracy.py's synthetic signals.
+    yin_threshold: float = 0.10
     voicing_threshold: float = 0.5  # minimum periodicity (1 - d') for a frame to count as voiced
 
 
@@ -98,6 +101,7 @@ class TranscribeConfig:
     gap_s: float = 0.5  # s of silence put between regions when they are joined for one decoding pass
     detect_s: float = 30.0  # s of a leg's speech the multilingual model hears to detect its language
     english_min_prob: float = 0.75  # P(en) from detection at which a leg counts as English (demo calls: English legs 0.90-0.96, Danish customer 0.52)
+    english_min_word_prob: float = 0.66  # median word probability at which the English-only model's own decoding counts as English and skips detection (demo calls: English legs 0.71-0.85, others <= 0.60)
     languages: tuple[str, ...] = ("en", "da", "zh", "ko")  # what auto detection chooses among (the lexicon languages); pass --language for others
 
 
