@@ -91,6 +91,12 @@ class Analyser:
         if not no_asr:
             from voicecx.transcribe import transcribe
 
+            lc = cfg.language_cues
+            if lc.use_embeddings:
+                from voicecx.language.embed import preload
+
+                preload(lc.embed_threads, lc.embed_floor, lc.embed_span)
+
             with timer.stage("transcribe"):
                 transcript = transcribe(call, diar, model=cfg.model, language=cfg.language, config=cfg)
             segments = list(transcript.segments)

@@ -132,6 +132,22 @@ def _matcher(threads: int, floor: float, span: float) -> Matcher | None:
     return None if model is None else Matcher(model, floor, span)
 
 
+_load_lock = threading.Lock()
+
+
 def load_matcher(threads: int = 1, floor: float = 0.45, span: float = 0.3) -> Matcher | None:
     """The shared matcher (loaded once, ≈2 s), or None when the encoder package is not installed."""
-    return _matcher(int(threads), float(floor), float(span))
+    with _load_lock:  # a preload thread and the caller must not both build it
+        matcher = _matcher(int(threads), float(floor), float(span))
+        if matcher is not None and not getattr(matcher, "warm", False):
+            matcher.warm = True
+            matcher.encode(["warm-up"])  # loads the tokenizer and weights now, not inside the first real call
+        return matcher
+
+
+def preload(threads: int = 1, floor: float = 0.45, span: float = 0.3) -> threading.Thread:
+    """Load the encoder in a background thread: its pure-Python tokenizer takes ≈1.2 s, which then
+    overlaps with transcription (C++ that releases the GIL) instead of adding to the call's time."""
+    t = threading.Thread(target=load_matcher, args=(threads, floor, span), name="voicecx-embed-preload", daemon=True)
+    t.start()
+    return t
