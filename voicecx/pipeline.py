@@ -32,7 +32,7 @@ log = logging.getLogger("voicecx")
 
 TEXT_BEHAVIOURS = ("warm_opening", "personal_voice", "apology", "validation", "restating", "ownership",
                    "action_now", "timeframe", "anything_else", "thanks_close", "clean_register", "needs_met")
-EMBED_AUDIO_MAX_S = 3 * 3600.0  # longer calls are not embedded in the HTML (the file would be too big to open)
+EMBED_AUDIO_MAX_S = 30 * 60.0  # longer calls are linked, not embedded: Vorbis costs ~1.5 s per 10 min on 2 cores and the page grows by ~1 MB per 10 min
 OGG_BLOCK = 16384  # frames per Vorbis write (see _audio_data_uri)
 PLOT_POINTS = 2500  # prosody points per speaker in the HTML plots
 
@@ -157,7 +157,7 @@ class Analyser:
                    "evidence": list(diar.role_evidence),
                    "turns": [{"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3)} for t in diar.turns]},
             tracks=_plot_tracks(tracks, per_speaker),
-            audio_data_uri=_audio_data_uri(call) if embed_audio else None,
+            audio_data_uri=_audio_source(call, src) if embed_audio else None,
         )
         return report
 
@@ -208,6 +208,14 @@ def _plot_tracks(tracks: dict[str, Any], per_speaker: dict[str, Any]) -> dict[st
         smiled = [(e.start, e.end) for e in getattr(per_speaker.get(lab), "smiled_spans", None) or []]
         out[lab] = Track(t=(idx * tr.hop_s).tolist(), f0=f0_plot, energy_db=energy.astype(float).tolist(), smiled=smiled)
     return out
+
+
+def _audio_source(call: Audio, src: str) -> str | None:
+    """What the report's player plays: the call embedded when short enough, else a link to the file."""
+    if call.duration_s <= EMBED_AUDIO_MAX_S:
+        return _audio_data_uri(call)
+    path = Path(src)
+    return path.resolve().as_uri() if path.is_file() else None
 
 
 def _audio_data_uri(call: Audio) -> str | None:
