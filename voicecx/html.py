@@ -105,8 +105,9 @@ def timeline_svg(report: "Report", order: Sequence[str], roles: dict[str, str], 
     for lab in order:
         y = lane_y[lab]
         role = roles.get(lab, "unknown")
-        parts.append(f'<text x="{LEFT - 8}" y="{y + lane_h / 2 + 4}" text-anchor="end" font-size="13" '
-                     f'fill="{ROLE_COLOURS.get(role, "#4a5568")}">{escape(role)} ({escape(lab)})</text>')
+        parts.append(f'<text x="{LEFT - 8}" y="{y + lane_h / 2 - 2}" text-anchor="end" font-size="13" '
+                     f'fill="{ROLE_COLOURS.get(role, "#4a5568")}">{escape(role)}'
+                     f'<tspan x="{LEFT - 8}" dy="14" font-size="11" fill="#718096">{escape(lab)}</tspan></text>')
         parts.append(f'<rect x="{LEFT}" y="{y}" width="{WIDTH}" height="{lane_h}" fill="#f7fafc"/>')
     for seg in _turns_for_timeline(report):
         lab, start, end = seg

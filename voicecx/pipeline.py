@@ -34,7 +34,9 @@ TEXT_BEHAVIOURS = ("warm_opening", "personal_voice", "apology", "validation", "r
                    "action_now", "timeframe", "anything_else", "thanks_close", "clean_register", "needs_met")
 EMBED_AUDIO_MAX_S = 30 * 60.0  # longer calls are linked, not embedded: Vorbis costs ~1.5 s per 10 min on 2 cores and the page grows by ~1 MB per 10 min
 OGG_BLOCK = 16384  # frames per Vorbis write (see _audio_data_uri)
-PLOT_POINTS = 2500  # prosody points per speaker in the HTML plots
+PLOT_POINTS = 2500
+MIN_PLOT_VOICED_S = 0.05  # shorter voiced runs are not drawn (see _plot_tracks)
+PLOT_OCTAVE_SPAN = 1.7  # plotted pitch stays within this factor of the speaker's median (speech spans about an octave)  # prosody points per speaker in the HTML plots
 
 
 @dataclass
@@ -156,7 +158,7 @@ class Analyser:
             roles={"assignment": dict(diar.roles), "confidence": round(float(diar.role_confidence), 3),
                    "evidence": list(diar.role_evidence),
                    "turns": [{"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3)} for t in diar.turns]},
-            tracks=_plot_tracks(tracks, per_speaker),
+            tracks=_plot_tracks(tracks, per_speaker, diar.activity, diar.hop_s),
             audio_data_uri=_audio_source(call, src) if embed_audio else None,
         )
         return report
@@ -195,19 +197,44 @@ def _speaker_summaries(diar: Any, dyn: Any, per_speaker: dict[str, Any]) -> list
     return out
 
 
-def _plot_tracks(tracks: dict[str, Any], per_speaker: dict[str, Any]) -> dict[str, Track]:
+def _plot_tracks(tracks: dict[str, Any], per_speaker: dict[str, Any], activity: dict[str, np.ndarray] | None = None,
+                 activity_hop_s: float | None = None) -> dict[str, Track]:
+    """Plot-sized tracks. Pitch is drawn only where that speaker is talking, within PLOT_OCTAVE_SPAN of
+    their median, and voiced for at least MIN_PLOT_VOICED_S: hum, hiss, the other leg's echo and
+    octave jumps would otherwise fill the plot with spikes. Display only: the JSON statistics come
+    from the full tracks."""
     out: dict[str, Track] = {}
     for lab, tr in tracks.items():
         n = len(tr.f0)
         step = max(1, n // PLOT_POINTS)
         idx = np.arange(0, n, step)
-        f0 = np.asarray(tr.f0)
+        f0 = np.asarray(tr.f0, dtype=np.float64).copy()
+        act = (activity or {}).get(lab)
+        if act is not None and activity_hop_s:
+            frame_t = np.arange(n) * tr.hop_s
+            k = np.minimum((frame_t / activity_hop_s + 0.5).astype(np.int64), len(act) - 1)
+            f0[~np.asarray(act, dtype=bool)[k]] = 0.0
+        voiced = f0[f0 > 0]
+        if voiced.size:  # octave jumps (harmonics of band-limited phone speech, mains hum) off the plot
+            centre = float(np.median(voiced))
+            f0[(f0 > 0) & ((f0 < centre / PLOT_OCTAVE_SPAN) | (f0 > centre * PLOT_OCTAVE_SPAN))] = 0.0
+        f0 = _drop_short_voiced(f0, max(1, int(round(MIN_PLOT_VOICED_S / tr.hop_s))))
         # keep the median voiced f0 inside each bucket so decimation does not drop pitch
         f0_plot = [float(np.median(v[v > 0])) if np.any(v > 0) else 0.0 for v in (f0[i:i + step] for i in idx)]
         energy = np.asarray(tr.energy_db)[idx]
         smiled = [(e.start, e.end) for e in getattr(per_speaker.get(lab), "smiled_spans", None) or []]
         out[lab] = Track(t=(idx * tr.hop_s).tolist(), f0=f0_plot, energy_db=energy.astype(float).tolist(), smiled=smiled)
     return out
+
+
+def _drop_short_voiced(f0: np.ndarray, min_frames: int) -> np.ndarray:
+    """Zero voiced runs shorter than ``min_frames``."""
+    voiced = np.concatenate([[False], f0 > 0, [False]])
+    edges = np.flatnonzero(voiced[1:] != voiced[:-1])
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a < min_frames:
+            f0[a:b] = 0.0
+    return f0
 
 
 def _audio_source(call: Audio, src: str) -> str | None:
