@@ -201,3 +201,22 @@ def test_embedded_audio_of_a_long_call_round_trips() -> None:
     assert uri and uri.startswith("data:audio/ogg;base64,")
     back, sr = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert sr == 8000 and back.shape == (8000 * 600, 2)
+
+
+def test_plotted_pitch_keeps_the_speakers_voice_and_drops_hum_echo_and_octave_jumps() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from voicecx.pipeline import _plot_tracks
+
+    f0 = np.full(300, 120.0)
+    f0[50:52] = 480.0  # two-frame octave jump inside speech
+    f0[100:110] = 0.0  # unvoiced
+    f0[200:] = 50.0  # mains hum after the speaker stopped
+    active = np.zeros(300, dtype=bool)
+    active[:200] = True
+    track = SimpleNamespace(f0=f0, energy_db=np.zeros(300), hop_s=0.01)
+    plotted = np.asarray(_plot_tracks({"agent": track}, {}, {"agent": active}, 0.01)["agent"].f0)
+    assert np.all(plotted[200:] == 0) and np.all(plotted[50:52] == 0) and np.all(plotted[100:110] == 0)
+    assert np.all(plotted[:50] == 120.0) and np.all(plotted[110:200] == 120.0)
