@@ -5,16 +5,24 @@ The sentences were written for this benchmark (not copied from the lexicons); ea
 one behaviour and whether it shows it (1) or not (0, including look-alike negatives). A behaviour
 counts as detected when its score is >= 0.5.
 
-    .venv/bin/python benchmarks/score_text_eval.py [--json out.json]
+The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
+per line, >= 30 per language, written before the lexicons were read) give the main target: the
+empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
+
+    .venv/bin/python benchmarks/score_text_eval.py [--json out.json] [--n 3000] [--show-failures]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from pathlib import Path
 
 from voicecx.config import LanguageConfig
 from voicecx.language import score_texts
+
+DATA = Path(__file__).resolve().parent / "data"
+LANGS = ("en", "zh", "ko", "da")
 
 # (language, behaviour, label, text)
 ITEMS = [
@@ -122,9 +130,59 @@ def evaluate(use_embeddings: bool) -> dict:
             "pairs_n": {k: len(v) for k, v in pairs.items()}, "utterances_per_s": rate}
 
 
+def load_pairs(lang: str) -> list[dict[str, str]]:
+    """The held-out empathic/cold pairs of one language (benchmarks/data/empathy_pairs_<lang>.jsonl)."""
+    path = DATA / f"empathy_pairs_{lang}.jsonl"
+    pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for k, p in enumerate(pairs, 1):
+        if not all(isinstance(p.get(f), str) and p[f].strip() for f in ("context", "empathic", "cold")):
+            raise ValueError(f"{path}:{k}: needs non-empty 'context', 'empathic' and 'cold' strings")
+    return pairs
+
+
+def pair_results(lang: str, cfg: LanguageConfig) -> dict:
+    """Pair accuracy (empathic > cold, ties fail), mean gap and the failing pairs of one language."""
+    pairs = load_pairs(lang)
+    items = [x for p in pairs for x in ((p["empathic"], p["context"]), (p["cold"], p["context"]))]
+    scores = score_texts(items, language=lang, config=cfg)
+    rows = []
+    for k, p in enumerate(pairs):
+        e, c = scores[2 * k].empathy, scores[2 * k + 1].empathy
+        rows.append({"line": k + 1, "empathic_score": e, "cold_score": c,
+                     "ok": e is not None and c is not None and e > c, "context": p["context"]})
+    gaps = [r["empathic_score"] - r["cold_score"] for r in rows if r["empathic_score"] is not None and r["cold_score"] is not None]
+    return {"n": len(rows), "accuracy": sum(r["ok"] for r in rows) / len(rows),
+            "mean_gap": sum(gaps) / max(1, len(gaps)),
+            "mean_empathic": sum(r["empathic_score"] or 0.0 for r in rows) / len(rows),
+            "mean_cold": sum(r["cold_score"] or 0.0 for r in rows) / len(rows),
+            "failures": [r for r in rows if not r["ok"]]}
+
+
+def throughput(cfg: LanguageConfig, n: int) -> float:
+    """Utterances/s of score_texts over n replies cycled from all four pair files (with their context)."""
+    pool = [x for lang in LANGS for p in load_pairs(lang) for x in ((p["empathic"], p["context"]), (p["cold"], p["context"]))]
+    items = [pool[i % len(pool)] for i in range(n)]
+    score_texts(items[:50], config=cfg)  # warm-up (lexicon compile, model load)
+    t0 = time.perf_counter()
+    score_texts(items, config=cfg)
+    return n / (time.perf_counter() - t0)
+
+
+def held_out(n: int) -> dict:
+    """Per language and mode: pair accuracy, mean gap, failures; plus throughput per mode."""
+    out = {}
+    for mode, emb in (("lexicon", False), ("lexicon+embeddings", True)):
+        cfg = LanguageConfig(use_embeddings=emb)
+        out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
+                     "utterances_per_s": throughput(cfg, n), "n_utterances": n}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="write results to this file")
+    ap.add_argument("--n", type=int, default=3000, help="replies timed for throughput on the held-out pairs")
+    ap.add_argument("--show-failures", action="store_true", help="list the failing held-out pairs")
     args = ap.parse_args()
     res = {"lexicon": evaluate(False), "lexicon+embeddings": evaluate(True)}
     print(f"{len(ITEMS)} labelled sentences ({', '.join(f'{l}: {sum(1 for x in ITEMS if x[0] == l)}' for l in ('en', 'zh', 'ko', 'da'))}), {len(PAIRS)} pairs")
@@ -135,9 +193,24 @@ def main() -> None:
     for mode, r in res.items():
         pa = ", ".join(f"{k} {v:.2f} (n={r['pairs_n'][k]})" for k, v in r["pair_accuracy"].items())
         print(f"{mode:20s} pair accuracy: {pa}; {r['utterances_per_s']:.0f} utterances/s")
+    ho = held_out(args.n)
+    res["held_out_pairs"] = ho
+    print(f"\nheld-out pairs (benchmarks/data/empathy_pairs_*.jsonl; empathic > cold, ties fail; target >= 0.90)")
+    print(f"{'lang':4s} {'n':>3s}  {'acc lex':>7s} {'gap lex':>7s} {'emp/cold lex':>12s}  {'acc +emb':>8s} {'gap +emb':>8s} {'emp/cold +emb':>13s}")
+    for lang in LANGS:
+        a, b = ho["lexicon"]["languages"][lang], ho["lexicon+embeddings"]["languages"][lang]
+        print(f"{lang:4s} {a['n']:3d}  {a['accuracy']:7.2f} {a['mean_gap']:7.2f} {a['mean_empathic']:5.2f}/{a['mean_cold']:.2f}"
+              f"  {b['accuracy']:8.2f} {b['mean_gap']:8.2f} {b['mean_empathic']:6.2f}/{b['mean_cold']:.2f}")
+    for mode, r in ho.items():
+        print(f"{mode:20s} {r['utterances_per_s']:.0f} utterances/s over {r['n_utterances']} held-out replies")
+    if args.show_failures:
+        for mode, r in ho.items():
+            for lang, lr in r["languages"].items():
+                for f in lr["failures"]:
+                    print(f"FAIL {mode} {lang} line {f['line']}: empathic {f['empathic_score']:.3f} <= cold {f['cold_score']:.3f}  ({f['context'][:50]})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(res, f, indent=2)
+            json.dump(res, f, indent=2, ensure_ascii=False)
 
 
 if __name__ == "__main__":
