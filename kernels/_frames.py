@@ -30,6 +30,17 @@ ENERGY_FLOOR_DB = -120.0
 # YIN octave guard: when no dip reaches the absolute threshold, take the first dip within this
 # margin of the global minimum rather than the global minimum itself (which is often 2x the period).
 YIN_OCTAVE_MARGIN = 0.1
+# YIN octave checks after the threshold pick (tau), on parabolically interpolated dip values v(.) of
+# the nearest local minimum of d' within +-1 decimated lag of the target. On the decimated grid a
+# period that falls between two integer lags gives a shallower dip than the exactly aligned one at
+# 2 or 3 periods, so the threshold test can skip the true period (octave-down error):
+# - sub-multiples: the smallest of tau/3, tau/2 whose dip is within YIN_SUBMULTIPLE_MARGIN of v(tau)
+#   is taken instead;
+# - multiple: a strong 2nd harmonic (F1 near 2*F0) can give a dip below the threshold at half the
+#   period (octave-up error); 2*tau is taken first when its dip is below YIN_MULTIPLE_RATIO * v(tau).
+# Tuned on benchmarks/pitch_accuracy.py (real speech vs librosa.pyin and the synthetic set).
+YIN_SUBMULTIPLE_MARGIN = 0.08
+YIN_MULTIPLE_RATIO = 0.25
 # Pre-emphasis coefficient for LPC formant analysis (standard first-order +6 dB/octave).
 PREEMPHASIS = 0.97
 

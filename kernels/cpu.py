@@ -41,6 +41,27 @@ def _parabola(a: float, b: float, c: float) -> float:
     return min(0.5, max(-0.5, 0.5 * (a - c) / den))
 
 
+@njit(cache=True, inline="always")
+def _local_min_near(dn: np.ndarray, t: int, tau_min: int, tau_max: int) -> int:
+    """The deepest local minimum of d' among lags t, t-1, t+1 within tau_min..tau_max, or -1."""
+    found = -1
+    for k in range(3):
+        u = t if k == 0 else (t - 1 if k == 1 else t + 1)
+        if tau_min <= u <= tau_max and dn[u] <= dn[u - 1] and dn[u] <= dn[u + 1]:
+            if found < 0 or dn[u] < dn[found]:
+                found = u
+    return found
+
+
+@njit(cache=True, inline="always")
+def _dip_value(dn: np.ndarray, t: int) -> float:
+    """Minimum of the parabola through d'(t-1), d'(t), d'(t+1) (d'(t) when it has no minimum)."""
+    a = dn[t - 1]
+    b = dn[t]
+    c = dn[t + 1]
+    return b - 0.25 * (a - c) * _parabola(a, b, c)
+
+
 # ----------------------------------------------------------------------------- pitch (YIN)
 
 
@@ -86,6 +107,8 @@ def _yin_frames(
     voicing: float,
     silence_power: float,
     margin: float,
+    sub_margin: float,
+    mult_ratio: float,
     f0: np.ndarray,
     per: np.ndarray,
 ) -> None:
@@ -129,6 +152,22 @@ def _yin_frames(
                 tau += 1
             while tau < tau_max and dn[tau + 1] < dn[tau]:
                 tau += 1
+            # Octave checks on interpolated dip values: a far deeper dip at 2*tau, then the
+            # smallest sub-multiple (tau/3, tau/2) whose dip is nearly as deep.
+            v0 = _dip_value(dn, tau)
+            if 2 * tau < tau_max:
+                u = _local_min_near(dn, 2 * tau, tau_min, tau_max)
+                if u > 0 and _dip_value(dn, u) < mult_ratio * v0:
+                    tau = u
+                    v0 = _dip_value(dn, u)
+            for m in range(3, 1, -1):
+                t = (2 * tau + m) // (2 * m)  # round(tau / m)
+                if t < tau_min:
+                    continue
+                u = _local_min_near(dn, t, tau_min, tau_max)
+                if u > 0 and _dip_value(dn, u) <= v0 + sub_margin:
+                    tau = u
+                    break
             periodicity = 1.0 - min(1.0, max(0.0, dn[tau]))
             per[i] = periodicity
             s0 = c - span // 2
@@ -205,7 +244,8 @@ def pitch_yin_batch(
     _yin_frames(
         lay.buf, y, lay.centres, np.int64(plan.q), np.int64(plan.tau_min), np.int64(plan.tau_max),
         np.int64(plan.win), np.int64(plan.span), float(sr), float(threshold), float(voicing),
-        float(10.0 ** (float(silence_db) / 10.0)), float(fr.YIN_OCTAVE_MARGIN), f0, per,
+        float(10.0 ** (float(silence_db) / 10.0)), float(fr.YIN_OCTAVE_MARGIN),
+        float(fr.YIN_SUBMULTIPLE_MARGIN), float(fr.YIN_MULTIPLE_RATIO), f0, per,
     )
     return list(zip(fr.split(f0, lay), fr.split(per, lay)))
 

@@ -289,6 +289,25 @@ if cuda is not None:
         return min(0.5, max(-0.5, v))
 
     @cuda.jit(device=True)
+    def _local_min_near_d(sm, d0, t, tau_min, tau_max):
+        """The deepest local minimum of d' (sm[d0 + lag]) among lags t, t-1, t+1 in range, or -1."""
+        found = -1
+        for k in range(3):
+            u = t if k == 0 else (t - 1 if k == 1 else t + 1)
+            if tau_min <= u and u <= tau_max and sm[d0 + u] <= sm[d0 + u - 1] and sm[d0 + u] <= sm[d0 + u + 1]:
+                if found < 0 or sm[d0 + u] < sm[d0 + found]:
+                    found = u
+        return found
+
+    @cuda.jit(device=True)
+    def _dip_value_d(sm, d0, t):
+        """Minimum of the parabola through d'(t-1), d'(t), d'(t+1) (d'(t) when it has no minimum)."""
+        a = sm[d0 + t - 1]
+        b = sm[d0 + t]
+        c = sm[d0 + t + 1]
+        return b - 0.25 * (a - c) * _parabola_d(a, b, c)
+
+    @cuda.jit(device=True)
     def _block_sum(red, base, tid, nthreads):
         """Tree reduction of red[base : base + nthreads] into red[base] (each thread wrote its slot)."""
         cuda.syncthreads()
@@ -316,7 +335,7 @@ if cuda is not None:
 
     @cuda.jit(cache=True)
     def _yin_kernel(x, y, starts, offsets, hop, q, tau_min, tau_max, win, span,
-                    sr, threshold, voicing, silence_power, f0, per):
+                    sr, threshold, voicing, silence_power, sub_margin, mult_ratio, f0, per):
         """One block per frame: YIN on the decimated window in shared memory, then full-rate refinement."""
         frame = cuda.blockIdx.x
         tid = cuda.threadIdx.x
@@ -367,6 +386,21 @@ if cuda is not None:
                 tau += 1
             while tau < tau_max and sm[d0 + tau + 1] < sm[d0 + tau]:
                 tau += 1
+            # Octave checks (see reference._pick_lag): a far deeper dip at 2*tau, then the
+            # smallest sub-multiple (tau/3, tau/2) whose dip is nearly as deep.
+            v0 = _dip_value_d(sm, d0, tau)
+            if 2 * tau < tau_max:
+                u = _local_min_near_d(sm, d0, 2 * tau, tau_min, tau_max)
+                if u > 0 and _dip_value_d(sm, d0, u) < mult_ratio * v0:
+                    tau = u
+                    v0 = _dip_value_d(sm, d0, u)
+            for m in range(3, 1, -1):
+                t = (2 * tau + m) // (2 * m)  # round(tau / m)
+                if t >= tau_min:
+                    u = _local_min_near_d(sm, d0, t, tau_min, tau_max)
+                    if u > 0 and _dip_value_d(sm, d0, u) <= v0 + sub_margin:
+                        tau = u
+                        break
             periodicity = 1.0 - min(1.0, max(0.0, sm[d0 + tau]))
             per[frame] = periodicity
             f0[frame] = 0.0
@@ -590,7 +624,8 @@ def _run_yin(d_x: Any, meta: _Meta, n_frames: int, sr: float, hop: int, plan: fr
     _yin_kernel[n_frames, _YIN_THREADS, stream, _yin_shared_bytes(plan)](
         d_x, d_y, d_starts, d_off, int(hop), int(plan.q), int(plan.tau_min), int(plan.tau_max),
         int(plan.win), int(plan.span), float(sr), float(threshold), float(voicing),
-        float(10.0 ** (float(silence_db) / 10.0)), d_f0, d_per,
+        float(10.0 ** (float(silence_db) / 10.0)), float(fr.YIN_SUBMULTIPLE_MARGIN),
+        float(fr.YIN_MULTIPLE_RATIO), d_f0, d_per,
     )
     return d_f0, d_per
 

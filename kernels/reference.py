@@ -38,14 +38,19 @@ def pitch_yin(
     YIN: de Cheveigné & Kawahara (2002), "YIN, a fundamental frequency estimator for speech and
     music", JASA 111(4): difference function, cumulative-mean-normalised difference d',
     absolute threshold (first dip below ``threshold``, walked down to its local minimum),
-    parabolic interpolation, and the "best local estimate" refinement. Two additions:
+    parabolic interpolation, and the "best local estimate" refinement. Three additions:
 
     - the lag search runs on a low-passed copy decimated to ~8*fmax (``_frames.yin_plan``), and the
       lag is then refined on the full-rate difference function within +-1 decimated lag, so the
       cost drops by the decimation factor squared without losing resolution;
     - octave guard: when no dip reaches ``threshold``, the first dip within
       ``_frames.YIN_OCTAVE_MARGIN`` of the global minimum is taken (the global minimum alone is
-      often a multiple of the period).
+      often a multiple of the period);
+    - octave checks: the chosen lag gives way to twice the lag when that dip is far deeper (a
+      strong 2nd harmonic dips at half the period), then to the smallest of lag/3, lag/2 whose dip
+      is nearly as deep (a period between two decimated lags dips less than its aligned multiples);
+      dips are compared by their parabolically interpolated minima (``_frames.YIN_MULTIPLE_RATIO``,
+      ``_frames.YIN_SUBMULTIPLE_MARGIN``).
 
     ``periodicity`` = 1 - d'(tau*) clipped to 0..1 (of the low band); a frame is voiced when
     periodicity >= ``voicing`` and its low-band power is above ``silence_db`` dBFS.
@@ -100,7 +105,9 @@ def _cmnd(d: np.ndarray) -> np.ndarray:
 
 
 def _pick_lag(dn: np.ndarray, tau_min: int, tau_max: int, threshold: float) -> int:
-    """First dip below the threshold (or within a margin of the global minimum), walked to its minimum."""
+    """First dip below the threshold (or within a margin of the global minimum), walked to its
+    minimum, then the octave checks on the interpolated dip values (``_frames.YIN_MULTIPLE_RATIO``,
+    ``_frames.YIN_SUBMULTIPLE_MARGIN``)."""
     best = dn[tau_min : tau_max + 1].min()
     limit = threshold if best < threshold else best + fr.YIN_OCTAVE_MARGIN
     tau = tau_min
@@ -108,7 +115,37 @@ def _pick_lag(dn: np.ndarray, tau_min: int, tau_max: int, threshold: float) -> i
         tau += 1
     while tau < tau_max and dn[tau + 1] < dn[tau]:
         tau += 1
+    v0 = _dip_value(dn, tau)
+    # Octave-up check: a much deeper dip at twice the lag (half-period dip of a strong 2nd harmonic).
+    if 2 * tau < tau_max:
+        u = _local_min_near(dn, 2 * tau, tau_min, tau_max)
+        if u > 0 and _dip_value(dn, u) < fr.YIN_MULTIPLE_RATIO * v0:
+            tau, v0 = u, _dip_value(dn, u)
+    # Octave-down check: the smallest sub-multiple whose dip is nearly as deep.
+    for m in (3, 2):
+        t = (2 * tau + m) // (2 * m)  # round(tau / m)
+        if t < tau_min:
+            continue
+        u = _local_min_near(dn, t, tau_min, tau_max)
+        if u > 0 and _dip_value(dn, u) <= v0 + fr.YIN_SUBMULTIPLE_MARGIN:
+            return u
     return tau
+
+
+def _local_min_near(dn: np.ndarray, t: int, tau_min: int, tau_max: int) -> int:
+    """The deepest local minimum of d' among lags t, t-1, t+1 within tau_min..tau_max, or -1."""
+    found = -1
+    for u in (t, t - 1, t + 1):
+        if tau_min <= u <= tau_max and dn[u] <= dn[u - 1] and dn[u] <= dn[u + 1]:
+            if found < 0 or dn[u] < dn[found]:
+                found = u
+    return found
+
+
+def _dip_value(dn: np.ndarray, t: int) -> float:
+    """Minimum value of the parabola through d'(t-1), d'(t), d'(t+1) (d'(t) when it has no minimum)."""
+    a, b, c = dn[t - 1], dn[t], dn[t + 1]
+    return b - 0.25 * (a - c) * _parabola(a, b, c)
 
 
 def _parabola(a: float, b: float, c: float) -> float:

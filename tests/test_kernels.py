@@ -142,6 +142,47 @@ def test_tone_f0_is_within_one_percent_of_truth(f0, sr):
     assert periodicity[5:-5].min() >= 0.9
 
 
+def vowel(f0: float, sr: int, seconds: float, amps: tuple[float, ...] | None = None) -> np.ndarray:
+    """Harmonics of f0 shaped by an /a/-like formant envelope (F1 730, F2 1090, F3 2440 Hz; Peterson
+    & Barney 1952) on a 1/k glottal roll-off, or with the given harmonic amplitudes ``amps``."""
+    n = int(sr * seconds)
+    t = np.arange(n) / sr
+    x = np.zeros(n)
+    for k in range(1, int(0.45 * sr / f0) + 1):
+        f = k * f0
+        if amps is not None:
+            g = amps[k - 1] if k <= len(amps) else 0.0
+        else:
+            g = 1.0 / k
+            for fc, bw in ((730.0, 90.0), (1090.0, 110.0), (2440.0, 170.0)):
+                g /= abs(complex(1.0 - (f / fc) ** 2, f * bw / fc**2))  # 2nd-order resonance gain
+        x += g * np.sin(2 * np.pi * f * t + 0.3 * k)
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("threshold", [0.10, 0.15])
+@pytest.mark.parametrize("f0,sr", [(150.0, 8000), (133.0, 16000)])
+def test_vowel_with_a_non_integer_decimated_period_gets_its_f0(f0, sr, threshold):
+    """150 Hz at 8 kHz (q=2) is 26.67 decimated lags, 133 Hz at 16 kHz (q=4) 30.08: the period
+    falls between lags, so only the octave checks keep the aligned multiples from winning."""
+    for backend in (REF, CPU):
+        f, _ = backend.pitch_yin(vowel(f0, sr, 1.0), sr, sr // 100, 50.0, 500.0, threshold=threshold)
+        inner = f[5:-5]
+        assert np.all(inner > 0), f"{backend.name}: every frame inside the vowel is voiced"
+        assert np.abs(inner / f0 - 1).max() <= 0.01, f"{backend.name}: median {np.median(inner):.1f} Hz"
+
+
+@pytest.mark.parametrize("f0,amps", [(100.0, (0.15, 1.0, 0.4, 0.3)), (160.0, (0.1, 1.0, 0.2, 0.5, 0.1))])
+def test_strong_second_harmonic_is_not_an_octave_up(f0, amps):
+    """A 2nd harmonic far above the fundamental dips d' below 0.15 at half the period; the
+    multiple check (``_frames.YIN_MULTIPLE_RATIO``) must still find the period itself."""
+    sr = 16000
+    for backend in (REF, CPU):
+        f, _ = backend.pitch_yin(vowel(f0, sr, 1.0, amps=amps), sr, 160, 50.0, 500.0, threshold=0.15)
+        inner = f[5:-5]
+        assert np.all(inner > 0) and np.abs(inner / f0 - 1).max() <= 0.01, f"{backend.name}: {np.median(inner):.1f} Hz"
+
+
 def test_glide_is_tracked_at_frame_centres():
     sr, seconds = 16000, 1.5
     track = np.geomspace(90.0, 400.0, int(sr * seconds))
