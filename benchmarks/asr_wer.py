@@ -1,7 +1,7 @@
 """ASR accuracy and speed on the demo calls: WER (or CER for zh/ko) per leg and × real time, per model.
 
     .venv/bin/python benchmarks/asr_wer.py [--models tiny.en,base] [--calls en_empathic,...] [--language auto]
-        [--beam 5] [--json out.json]
+        [--beam 5] [--batch-size 8] [--json out.json]
 
 Diarisation is the product's own (stereo legs); its time is not counted. Speed = call duration /
 transcription wall time (language detection included, model loading excluded: models load once
@@ -38,12 +38,13 @@ def error_rate(ref: str, hyp: str, language: str) -> float:
     return float(jiwer.wer(ref, hyp or "∅"))
 
 
-def run(models: list[str], calls: list[str], language: str, beam: int | None) -> list[dict]:
+def run(models: list[str], calls: list[str], language: str, beam: int | None,
+        batch_size: int | None = None) -> list[dict]:
     rows = []
     for model in models:
         cfg = Config(model=model)
-        if beam is not None:
-            cfg = dataclasses.replace(cfg, transcribe=dataclasses.replace(cfg.transcribe, beam_size=beam))
+        changes = {k: v for k, v in (("beam_size", beam), ("batch_size", batch_size)) if v is not None}
+        cfg = dataclasses.replace(cfg, transcribe=dataclasses.replace(cfg.transcribe, **changes))
         load_model(model, cfg.transcribe.cpu_threads)
         if language == "auto":
             load_model("base", cfg.transcribe.cpu_threads)  # the detector
@@ -56,7 +57,8 @@ def run(models: list[str], calls: list[str], language: str, beam: int | None) ->
             dt = time.perf_counter() - t0
             true_lang = truth["language"]
             row = {"model": model, "call": name, "duration_s": round(call.duration_s, 2), "language": tr.language,
-                   "true_language": true_lang, "seconds": round(dt, 2), "x_realtime": round(call.duration_s / dt, 1),
+                   "true_language": true_lang, "beam_size": cfg.transcribe.beam_size,
+                   "batch_size": cfg.transcribe.batch_size, "seconds": round(dt, 2), "x_realtime": round(call.duration_s / dt, 1),
                    "metric": "CER" if true_lang in CHAR_LANGS else "WER", "used": tr.model.get("used")}
             for role in ("agent", "customer"):
                 label = next((lab for lab, r in diar.roles.items() if r == role), None)
@@ -76,9 +78,11 @@ def main() -> None:
     ap.add_argument("--calls", default="en_empathic,en_cold,da_call,zh_call,ko_call")
     ap.add_argument("--language", default="auto")
     ap.add_argument("--beam", type=int, default=None, help="beam size (default: Config)")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="packed windows decoded together (default: Config; 1 = sequential decoding)")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args()
-    rows = run(args.models.split(","), args.calls.split(","), args.language, args.beam)
+    rows = run(args.models.split(","), args.calls.split(","), args.language, args.beam, args.batch_size)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -18,8 +18,9 @@ import pytest
 from voicecx.audio import Audio, load
 from voicecx.config import Config
 from voicecx.diarize import diarization_from_rttm, diarize, read_rttm
-from voicecx.transcribe import (BASE_MODEL_BYTES, ModelNotFound, Transcript, base_model_dir, choose_languages,
-                                LegLanguage, TranscribeConfig, normalize_text, resolve_model, transcribe)
+from voicecx.transcribe import (BASE_MODEL_BYTES, Joined, ModelNotFound, Transcript, base_model_dir, choose_languages,
+                                LegLanguage, TranscribeConfig, compression_ratio, join_regions, normalize_text,
+                                pack_windows, resolve_model, transcribe)
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ROOT / "samples" / "calls"
@@ -60,7 +61,7 @@ def cold_auto():
 def test_stereo_wer_per_leg_on_the_empathic_call(empathic):
     _, diar, tr = empathic
     t = truth("en_empathic")
-    # measured: agent 0.30, customer 0.34 (tiny.en, beam 5)
+    # measured: agent 0.23, customer 0.31 (tiny.en, beam 5, batched windows; sequential decoding 0.30, 0.34)
     assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.40
     assert leg_wer(tr, t, role_label(diar, "customer"), "customer") <= 0.42
     assert tr.language == "en" and tr.model["name"] == "tiny.en"
@@ -72,8 +73,8 @@ def test_auto_language_keeps_an_english_call_on_tiny_en(cold_auto):
     t = truth("en_cold")
     assert tr.language == "en"
     assert set(tr.model["used"].values()) == {"tiny.en"} and not tr.warnings
-    # measured: agent 0.44, customer 0.46
-    assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.55
+    # measured: agent 0.52, customer 0.51 (batched windows; sequential decoding 0.44, 0.46)
+    assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.60
     assert leg_wer(tr, t, role_label(diar, "customer"), "customer") <= 0.55
 
 
@@ -213,3 +214,78 @@ def test_english_confidence_is_the_median_word_probability_and_needs_five_words(
     words = [Word("w", 0.0, 0.1, p) for p in (0.9, 0.8, 0.2, 0.7, 0.95)]
     assert english_confidence([words[:2], words[2:]]) == pytest.approx(0.8)
     assert english_confidence([words[:4]]) == 0.0  # too few words to judge: ask the detector
+
+
+# ----------------------------------------------------------------------------- packed windows (batched decoding)
+
+def _joined(durations: list[float], gap_s: float = 0.5) -> Joined:
+    """Regions of noise of the given lengths, 1 s apart in the call, joined with ``gap_s`` silences."""
+    rng = np.random.default_rng(1)
+    regions, t = [], 0.0
+    for d in durations:
+        regions.append((t, t + d))
+        t += d + 1.0
+    x = (0.1 * rng.standard_normal(int((t + 1) * 16000))).astype(np.float32)
+    return join_regions(x, 16000, regions, gap_s)
+
+
+def test_windows_hold_whole_regions_and_never_exceed_the_limit():
+    durations = [3.0, 7.5, 1.2, 12.0, 4.0, 9.0, 2.5, 6.0, 0.8]
+    j = _joined(durations)
+    windows = pack_windows(j, 28.0)
+    assert all(b - a <= 28.0 + 1e-9 for a, b in windows)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(windows, windows[1:]))
+    for s, d in zip(j.starts, durations):  # every region inside exactly one window
+        assert sum(a - 1e-9 <= s and s + d <= b + 1e-9 for a, b in windows) == 1
+    assert len(windows) == 2  # 46.5 s of speech + gaps packs into two windows, not one per region
+
+
+def test_a_region_longer_than_a_window_is_cut_at_its_quietest_point():
+    sr = 16000
+    t = np.arange(int(40 * sr)) / sr
+    x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    x[int(25.0 * sr):int(25.1 * sr)] = 0.0  # a pause inside a 40 s region
+    j = join_regions(x, sr, [(0.0, 40.0)], 0.5)
+    windows = pack_windows(j, 28.0)
+    assert len(windows) == 2 and abs(windows[0][1] - 25.05) < 0.06 and windows[1][0] == windows[0][1]
+
+
+def test_compression_ratio_flags_a_repetition_loop_not_normal_speech():
+    assert compression_ratio("ma'am, " * 40) > 2.4
+    assert compression_ratio("Thank you for calling Northwind Mobile, my name is Sarah, how can I help?") < 2.4
+    assert compression_ratio("") == 0.0
+
+
+@model
+def test_sequential_decoding_is_still_available_and_accurate(empathic):
+    import dataclasses
+
+    call, diar, _ = empathic
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, transcribe=dataclasses.replace(cfg.transcribe, batch_size=1))
+    tr = transcribe(call, diar, model="tiny.en", language="en", config=cfg)
+    t = truth("en_empathic")
+    # measured: agent 0.30, customer 0.34
+    assert leg_wer(tr, t, role_label(diar, "agent"), "agent") <= 0.40
+    assert leg_wer(tr, t, role_label(diar, "customer"), "customer") <= 0.42
+
+
+# ----------------------------------------------------------------------------- clean read speech
+
+@model
+def test_clean_read_speech_through_the_cli_has_low_wer(tmp_path: Path):
+    """The JFK clip Whisper runtimes test with (fetched and hash-checked by benchmarks/clean_speech.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import clean_speech
+
+    clip = clean_speech.fetch()
+    phone = clean_speech.telephone_copy(clip, tmp_path / "jfk8k.wav")
+    ref = normalize_text(clean_speech.REFERENCE)
+    wers = {}
+    for name, path in (("16k", clip), ("8k", phone)):
+        text, _, lang = clean_speech.transcribe_cli(path, "tiny.en")
+        assert lang == "en"
+        wers[name] = jiwer.wer(ref, normalize_text(text) or "-")
+    # measured: 0.0 as recorded, 0.045 over the telephone channel (one word of 22)
+    assert wers["16k"] <= 0.10, wers
+    assert wers["8k"] <= 0.14, wers

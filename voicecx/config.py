@@ -98,6 +98,11 @@ class TranscribeConfig:
 
     beam_size: int = 5  # beam search width (1 = greedy); see the WER/speed table in the transcription note
     cpu_threads: int = 2  # CTranslate2 threads (the product runs on 2 shared cores)
+    batch_size: int = 8  # packed 30-s windows decoded together (faster-whisper BatchedInferencePipeline); 1 = sequential decoding with seeking
+    window_s: float = 28.0  # s; speech regions are packed into windows of at most this (Whisper hears 30 s)
+    max_compression_ratio: float = 2.4  # a batched window whose text compresses more is a repetition loop and is decoded again in halves (Whisper's threshold)
+    min_window_s: float = 7.0  # s; shortest window a looping one is split into
+    batched_languages: tuple[str, ...] = ("en",)  # where batched decoding is used; measured on English only (base on the espeak Mandarin call gave English words batched, Chinese sequential)
     pad_s: float = 0.2  # s of audio kept before/after each diarised speech region (onsets, word tails)
     join_s: float = 0.6  # s; speech regions closer than this are decoded as one stretch
     gap_s: float = 0.5  # s of silence put between regions when they are joined for one decoding pass

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,17 +290,123 @@ def english_confidence(groups: list[list[Word]]) -> float:
 
 # ----------------------------------------------------------------------------- decoding
 
-def _decode(model: Any, joined: Joined, language: str, cfg: TranscribeConfig) -> list[list[Word]]:
-    """Whisper segments of the joined audio as lists of words in call time."""
-    segs, _ = model.transcribe(joined.samples, language=language, beam_size=cfg.beam_size, word_timestamps=True,
-                               condition_on_previous_text=False, vad_filter=False)
+def pack_windows(joined: Joined, max_s: float, cut_search_s: float = 5.0) -> list[tuple[float, float]]:
+    """Joined-time windows of whole speech regions, each at most ``max_s`` long.
+
+    Whisper hears 30 s at a time. Decoding packed windows once each (no seeking) costs one encoder
+    pass per window, never re-hears audio and cannot skip a stretch after an early end timestamp;
+    equal-sized windows also batch well. Window edges sit in the silences put between regions; a
+    region longer than ``max_s`` is cut at its quietest 20 ms within ``cut_search_s`` of the limit.
+    """
+    sr = WHISPER_SR
+    total = len(joined.samples) / sr
+    spans = [(float(s), float(s + (b - a))) for s, (a, b) in zip(joined.starts, joined.regions)]
+    pieces: list[tuple[float, float]] = []
+    for a, b in spans:
+        while b - a > max_s:
+            cut = _quietest(joined.samples, a + max_s - cut_search_s, a + max_s, sr)
+            pieces.append((a, cut))
+            a = cut
+        pieces.append((a, b))
+    windows: list[list[float]] = []
+    for a, b in pieces:
+        if windows and b - windows[-1][0] <= max_s:
+            windows[-1][1] = b
+        else:
+            windows.append([a, b])
+    # end each window halfway into the following silence (word tails), never past the next window
+    out = []
+    for i, (a, b) in enumerate(windows):
+        nxt = windows[i + 1][0] if i + 1 < len(windows) else total
+        out.append((a, min(a + max_s, b + 0.5 * max(0.0, nxt - b), total)))
+    return out
+
+
+def _quietest(x: np.ndarray, t0: float, t1: float, sr: int, frame_s: float = 0.02) -> float:
+    """Time of the lowest-energy ``frame_s`` frame in [t0, t1) (where to cut a long region)."""
+    n = int(frame_s * sr)
+    seg = x[int(t0 * sr):int(t1 * sr)]
+    k = len(seg) // n
+    if k < 2:
+        return t1
+    e = (seg[: k * n].astype(np.float64).reshape(k, n) ** 2).sum(axis=1)
+    return t0 + (int(np.argmin(e)) + 0.5) * frame_s
+
+
+def _words(segs: Any, to_call: Any) -> list[list[Word]]:
     out: list[list[Word]] = []
     for seg in segs:
-        words = [Word(w.word, joined.to_call(w.start), max(joined.to_call(w.start), joined.to_call(w.end)),
-                      float(w.probability)) for w in (seg.words or []) if w.word.strip()]
+        words = [Word(w.word, to_call(w.start), max(to_call(w.start), to_call(w.end)), float(w.probability))
+                 for w in (seg.words or []) if w.word.strip()]
         if words:
             out.append(words)
     return out
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition test: UTF-8 length over zlib-compressed length (a loop compresses well)."""
+    data = text.strip().encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _decode(model: Any, joined: Joined, language: str, cfg: TranscribeConfig) -> list[list[Word]]:
+    """Whisper segments of the joined audio as lists of words in call time."""
+    if cfg.batch_size <= 1 or language not in cfg.batched_languages:
+        segs, _ = model.transcribe(joined.samples, language=language, beam_size=cfg.beam_size, word_timestamps=True,
+                                   condition_on_previous_text=False, vad_filter=False)
+        return _words(segs, joined.to_call)
+    return _decode_batched(model, joined, language, cfg)
+
+
+def _decode_batched(model: Any, joined: Joined, language: str, cfg: TranscribeConfig,
+                    window_s: float | None = None) -> list[list[Word]]:
+    """Packed windows decoded in batches; a window whose text loops is decoded again in halves.
+
+    Batched decoding has no temperature fallback. A repetition loop (compression ratio above
+    ``cfg.max_compression_ratio``, Whisper's own test) mostly comes from a long window of many short
+    turns, so those windows are packed again at half the length and decoded again, down to
+    ``cfg.min_window_s``; a loop that survives that goes to the sequential decoder, which has the
+    fallback.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    window_s = window_s or cfg.window_s
+    windows = pack_windows(joined, window_s)
+    segs, _ = BatchedInferencePipeline(model).transcribe(
+        joined.samples, language=language, beam_size=cfg.beam_size, word_timestamps=True, vad_filter=False,
+        clip_timestamps=[{"start": a, "end": b} for a, b in windows], batch_size=cfg.batch_size,
+        condition_on_previous_text=False)
+    by_window: dict[int, list[Any]] = {i: [] for i in range(len(windows))}
+    starts = np.asarray([a for a, _ in windows])
+    for seg in segs:
+        # by midpoint: faster-whisper rounds times, so a start can fall just before its window
+        i = max(0, int(np.searchsorted(starts, 0.5 * (seg.start + seg.end), side="right")) - 1)
+        by_window[i].append(seg)
+    out: list[list[Word]] = []
+    for i, (a, b) in enumerate(windows):
+        group = by_window[i]
+        looping = compression_ratio(" ".join(s.text for s in group)) > cfg.max_compression_ratio
+        if looping and window_s / 2 >= cfg.min_window_s:
+            out += _decode_batched(model, _subset(joined, a, b), language, cfg, window_s / 2)
+        elif looping:  # still looping when short: the sequential decoder, with its temperature fallback
+            again, _ = model.transcribe(joined.samples[int(a * WHISPER_SR):int(b * WHISPER_SR)], language=language,
+                                        beam_size=cfg.beam_size, word_timestamps=True,
+                                        condition_on_previous_text=False, vad_filter=False)
+            out += _words(again, lambda t, a=a: joined.to_call(a + t))
+        else:
+            out += _words(group, joined.to_call)
+    return out
+
+
+def _subset(joined: Joined, a: float, b: float) -> Joined:
+    """The regions of ``joined`` that start in joined time [a, b), as their own Joined."""
+    keep = [k for k, s in enumerate(joined.starts) if a - 1e-6 <= s < b]
+    if not keep:
+        return Joined(np.zeros(0, np.float32), np.zeros(0), [])
+    sr = WHISPER_SR
+    lo = int(round(joined.starts[keep[0]] * sr))
+    hi = int(round(b * sr))
+    return Joined(joined.samples[lo:hi], joined.starts[keep] - lo / sr, [joined.regions[k] for k in keep])
 
 
 def _segments_for(speaker: str, groups: list[list[Word]], regions: list[tuple[float, float]]) -> list[Segment]:
