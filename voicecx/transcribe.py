@@ -349,28 +349,38 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
+def _batched(cfg: TranscribeConfig, language: str) -> bool:
+    return cfg.batch_size > 1 and language in cfg.batched_languages
+
+
 def _decode(model: Any, joined: Joined, language: str, cfg: TranscribeConfig) -> list[list[Word]]:
     """Whisper segments of the joined audio as lists of words in call time."""
-    if cfg.batch_size <= 1 or language not in cfg.batched_languages:
-        segs, _ = model.transcribe(joined.samples, language=language, beam_size=cfg.beam_size, word_timestamps=True,
-                                   condition_on_previous_text=False, vad_filter=False)
-        return _words(segs, joined.to_call)
-    return _decode_batched(model, joined, language, cfg)
+    if not _batched(cfg, language):
+        return _decode_sequential(model, joined.samples, language, cfg, joined.to_call)
+    return _fix_loops(model, joined, language, cfg, cfg.window_s, _decode_windows(model, joined, language, cfg, cfg.window_s))
 
 
-def _decode_batched(model: Any, joined: Joined, language: str, cfg: TranscribeConfig,
-                    window_s: float | None = None) -> list[list[Word]]:
-    """Packed windows decoded in batches; a window whose text loops is decoded again in halves.
+def _decode_sequential(model: Any, samples: np.ndarray, language: str, cfg: TranscribeConfig,
+                       to_call: Any) -> list[list[Word]]:
+    """faster-whisper's own loop: 30-s windows with seeking and temperature fallback."""
+    segs, _ = model.transcribe(samples, language=language, beam_size=cfg.beam_size, word_timestamps=True,
+                               condition_on_previous_text=False, vad_filter=False)
+    return _words(segs, to_call)
 
-    Batched decoding has no temperature fallback. A repetition loop (compression ratio above
-    ``cfg.max_compression_ratio``, Whisper's own test) mostly comes from a long window of many short
-    turns, so those windows are packed again at half the length and decoded again, down to
-    ``cfg.min_window_s``; a loop that survives that goes to the sequential decoder, which has the
-    fallback.
-    """
+
+@dataclass
+class DecodedWindow:
+    start: float  # joined time (s)
+    end: float
+    words: list[list[Word]]
+    looping: bool  # the text fails Whisper's compression-ratio test
+
+
+def _decode_windows(model: Any, joined: Joined, language: str, cfg: TranscribeConfig,
+                    window_s: float) -> list[DecodedWindow]:
+    """One batched pass over the packed windows (faster-whisper's BatchedInferencePipeline)."""
     from faster_whisper import BatchedInferencePipeline
 
-    window_s = window_s or cfg.window_s
     windows = pack_windows(joined, window_s)
     segs, _ = BatchedInferencePipeline(model).transcribe(
         joined.samples, language=language, beam_size=cfg.beam_size, word_timestamps=True, vad_filter=False,
@@ -382,20 +392,49 @@ def _decode_batched(model: Any, joined: Joined, language: str, cfg: TranscribeCo
         # by midpoint: faster-whisper rounds times, so a start can fall just before its window
         i = max(0, int(np.searchsorted(starts, 0.5 * (seg.start + seg.end), side="right")) - 1)
         by_window[i].append(seg)
+    return [DecodedWindow(a, b, _words(by_window[i], joined.to_call),
+                          compression_ratio(" ".join(s.text for s in by_window[i])) > cfg.max_compression_ratio)
+            for i, (a, b) in enumerate(windows)]
+
+
+def _fix_loops(model: Any, joined: Joined, language: str, cfg: TranscribeConfig, window_s: float,
+               decoded: list[DecodedWindow]) -> list[list[Word]]:
+    """Words of the decoded windows, with looping windows decoded again.
+
+    Batched decoding has no temperature fallback. A repetition loop mostly comes from a long window
+    of many short turns, so such a window is packed again at half the length and decoded again, down
+    to ``cfg.min_window_s``; a loop that survives that goes to the sequential decoder, which has the
+    fallback.
+    """
     out: list[list[Word]] = []
-    for i, (a, b) in enumerate(windows):
-        group = by_window[i]
-        looping = compression_ratio(" ".join(s.text for s in group)) > cfg.max_compression_ratio
-        if looping and window_s / 2 >= cfg.min_window_s:
-            out += _decode_batched(model, _subset(joined, a, b), language, cfg, window_s / 2)
-        elif looping:  # still looping when short: the sequential decoder, with its temperature fallback
-            again, _ = model.transcribe(joined.samples[int(a * WHISPER_SR):int(b * WHISPER_SR)], language=language,
-                                        beam_size=cfg.beam_size, word_timestamps=True,
-                                        condition_on_previous_text=False, vad_filter=False)
-            out += _words(again, lambda t, a=a: joined.to_call(a + t))
+    for w in decoded:
+        if not w.looping:
+            out += w.words
+        elif window_s / 2 >= cfg.min_window_s:
+            part = _subset(joined, w.start, w.end)
+            out += _fix_loops(model, part, language, cfg, window_s / 2,
+                              _decode_windows(model, part, language, cfg, window_s / 2))
         else:
-            out += _words(group, joined.to_call)
+            sr = WHISPER_SR
+            out += _decode_sequential(model, joined.samples[int(w.start * sr):int(w.end * sr)], language, cfg,
+                                      lambda t, a=w.start: joined.to_call(a + t))
     return out
+
+
+def _probe_english(model: Any, joined: Joined, cfg: TranscribeConfig) -> list[list[Word]] | None:
+    """The English-only model's words for a leg if it hears English confidently, else None.
+
+    Looping windows are left out of the confidence and only fixed once the leg counts as English, so
+    a non-English leg (where an English model loops often) costs one batched pass, not the repairs.
+    """
+    if not _batched(cfg, "en"):
+        groups = _decode_sequential(model, joined.samples, "en", cfg, joined.to_call)
+        return groups if english_confidence(groups) >= cfg.english_min_word_prob else None
+    decoded = _decode_windows(model, joined, "en", cfg, cfg.window_s)
+    heard = [g for w in decoded if not w.looping for g in w.words]
+    if english_confidence(heard) < cfg.english_min_word_prob:
+        return None
+    return _fix_loops(model, joined, "en", cfg, cfg.window_s, decoded)
 
 
 def _subset(joined: Joined, a: float, b: float) -> Joined:
@@ -509,8 +548,8 @@ def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "
             # the legs it is unsure of pay for the multilingual detector (base load + one encoder pass).
             whisper, used_spec = load_model(model, cfg.cpu_threads)
             for key, j in joined.items():
-                groups = _decode(whisper, j, "en", cfg)
-                if english_confidence(groups) >= cfg.english_min_word_prob:
+                groups = _probe_english(whisper, j, cfg)
+                if groups is not None:
                     groups_by_unit[key] = groups
                     used[key or "call"] = used_spec.name
         unsure = {k: j for k, j in joined.items() if k not in groups_by_unit}
