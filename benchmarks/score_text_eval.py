@@ -5,6 +5,8 @@ The sentences were written for this benchmark (not copied from the lexicons); ea
 one behaviour and whether it shows it (1) or not (0, including look-alike negatives). A behaviour
 counts as detected when its score is >= 0.5.
 
+The development pairs benchmarks/data/dev_pairs_<lang>.jsonl (30 per language, written later by a
+different author without reading the lexicons) are where lexicon changes are tried first.
 The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
 per line, >= 30 per language, written before the lexicons were read) give the main target: the
 empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
@@ -130,9 +132,10 @@ def evaluate(use_embeddings: bool) -> dict:
             "pairs_n": {k: len(v) for k, v in pairs.items()}, "utterances_per_s": rate}
 
 
-def load_pairs(lang: str) -> list[dict[str, str]]:
-    """The held-out empathic/cold pairs of one language (benchmarks/data/empathy_pairs_<lang>.jsonl)."""
-    path = DATA / f"empathy_pairs_{lang}.jsonl"
+def load_pairs(lang: str, prefix: str = "empathy_pairs") -> list[dict[str, str]]:
+    """The empathic/cold pairs of one language: held-out (empathy_pairs_<lang>.jsonl) or development
+    (dev_pairs_<lang>.jsonl, the set lexicon changes are tried on first)."""
+    path = DATA / f"{prefix}_{lang}.jsonl"
     pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for k, p in enumerate(pairs, 1):
         if not all(isinstance(p.get(f), str) and p[f].strip() for f in ("context", "empathic", "cold")):
@@ -140,9 +143,9 @@ def load_pairs(lang: str) -> list[dict[str, str]]:
     return pairs
 
 
-def pair_results(lang: str, cfg: LanguageConfig) -> dict:
+def pair_results(lang: str, cfg: LanguageConfig, prefix: str = "empathy_pairs") -> dict:
     """Pair accuracy (empathic > cold, ties fail), mean gap and the failing pairs of one language."""
-    pairs = load_pairs(lang)
+    pairs = load_pairs(lang, prefix)
     items = [x for p in pairs for x in ((p["empathic"], p["context"]), (p["cold"], p["context"]))]
     scores = score_texts(items, language=lang, config=cfg)
     rows = []
@@ -174,6 +177,7 @@ def held_out(n: int) -> dict:
     for mode, emb in (("lexicon", False), ("lexicon+embeddings", True)):
         cfg = LanguageConfig(use_embeddings=emb)
         out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
+                     "development": {lang: pair_results(lang, cfg, "dev_pairs")["accuracy"] for lang in LANGS},
                      "utterances_per_s": throughput(cfg, n), "n_utterances": n}
     return out
 
@@ -203,6 +207,9 @@ def main() -> None:
               f"  {b['accuracy']:8.2f} {b['mean_gap']:8.2f} {b['mean_empathic']:6.2f}/{b['mean_cold']:.2f}")
     for mode, r in ho.items():
         print(f"{mode:20s} {r['utterances_per_s']:.0f} utterances/s over {r['n_utterances']} held-out replies")
+    for mode, r in ho.items():
+        dev = ", ".join(f"{k} {v:.2f}" for k, v in r["development"].items())
+        print(f"{mode:20s} development pairs (benchmarks/data/dev_pairs_*.jsonl, 30 each): {dev}")
     if args.show_failures:
         for mode, r in ho.items():
             for lang, lr in r["languages"].items():

@@ -227,3 +227,32 @@ def test_word_timings_place_evidence_on_the_words_said():
     segs = [Segment("C", 1, 4, "You people charged me twice."), Segment("A", 10, 13, "Okay. I'm really sorry about that.", words)]
     ev = analyse_transcript(segs, {"A": "agent", "C": "customer"}, "en", 20.0, LEX).behaviours["apology"].evidence[0]
     assert ev.quote == "I'm really sorry" and ev.start == pytest.approx(10.4) and ev.end == pytest.approx(11.5)
+
+
+@pytest.mark.parametrize("lang,asks,states", [
+    ("en", "Are you and the kids somewhere safe right now?", "Flights are rebooked at the service desk."),
+    ("zh", "孩子们现在都安全吗？", "改签请到服务台办理。"),
+    ("ko", "괜찮으세요? 다치신 데는 없으세요?", "변경은 서비스 데스크에서 가능합니다."),
+    ("da", "Er I okay? Hvordan har du det nu?", "Ombooking foregår ved servicedisken."),
+])
+def test_asking_about_the_person_scores_above_a_neutral_statement(lang, asks, states):
+    """Explorations (Sharma et al. 2020): wellbeing and safety questions are empathy without a stock phrase."""
+    assert _s(asks, language=lang) > _s(states, language=lang) + 0.15
+    assert _s(states, language=lang) == pytest.approx(0.25)  # neutral: the base score
+
+
+@pytest.mark.parametrize("lang,text,behaviour", [
+    ("zh", "我这边已经帮您解除了限制。", "action_now"),
+    ("ko", "새 세트를 금요일까지 보내 드릴게요.", "ownership"),
+    ("ko", "설치 일정을 당겨 두었습니다.", "action_now"),
+    ("da", "Jeg har sat opkrævningen i bero.", "action_now"),
+])
+def test_first_person_actions_are_recognised_by_their_grammar(lang, text, behaviour):
+    assert score_text(text, language=lang).behaviours.get(behaviour, 0.0) >= 0.5
+
+
+def test_an_exploration_question_in_a_call_is_not_an_error():
+    segs = [Segment("C", 0.5, 3, "My car broke down on the motorway and I'm scared."),
+            Segment("A", 3.5, 6, "Are you somewhere safe right now? I'm sending a tow truck.")]
+    r = analyse_transcript(segs, {"A": "agent", "C": "customer"}, "en", 10.0, LEX)
+    assert r.behaviours["action_now"].score >= 0.5 and "exploration" not in r.behaviours

@@ -1,6 +1,7 @@
 """Held-out empathic/cold reply pairs (benchmarks/data/empathy_pairs_<lang>.jsonl): the empathic reply
 must score strictly higher than the cold one. The pairs were written before the lexicons were read and
-must not be used to tune them; the floors below are the accuracies measured with
+must not be used to tune them (lexicon work is checked on the separate development pairs,
+benchmarks/data/dev_pairs_<lang>.jsonl, first); the floors below are the accuracies measured with
 benchmarks/score_text_eval.py minus a two-pair margin, so a regression fails. Target is 0.90 per language
 (not met yet for every language, see the floors)."""
 from __future__ import annotations
@@ -17,12 +18,12 @@ DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 LANGS = ("en", "zh", "ko", "da")
 MARGIN = 0.06  # about two pairs of ~34
 # measured with benchmarks/score_text_eval.py (lexicon, lexicon+embeddings)
-MEASURED = {"en": (0.85, 0.85), "zh": (0.65, 0.71), "ko": (0.88, 0.94), "da": (0.79, 0.79)}
+MEASURED = {"en": (0.85, 0.85), "zh": (0.68, 0.71), "ko": (0.94, 1.00), "da": (0.85, 0.85)}
 FLOOR = 0.7  # never accept less than this with the default (embeddings) configuration
 
 
-def _pairs(lang: str) -> list[dict[str, str]]:
-    path = DATA / f"empathy_pairs_{lang}.jsonl"
+def _pairs(lang: str, prefix: str = "empathy_pairs") -> list[dict[str, str]]:
+    path = DATA / f"{prefix}_{lang}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -35,9 +36,10 @@ def _accuracy(lang: str, use_embeddings: bool) -> float:
     return sum(wins) / len(wins)
 
 
+@pytest.mark.parametrize("prefix", ("empathy_pairs", "dev_pairs"))
 @pytest.mark.parametrize("lang", LANGS)
-def test_pair_files_are_well_formed_and_large_enough(lang):
-    pairs = _pairs(lang)
+def test_pair_files_are_well_formed_and_large_enough(lang, prefix):
+    pairs = _pairs(lang, prefix)
     assert len(pairs) >= 30
     for p in pairs:
         assert set(p) == {"context", "empathic", "cold"}
@@ -55,6 +57,6 @@ def test_default_pair_accuracy_does_not_regress_and_stays_above_floor(lang):
     assert _accuracy(lang, use_embeddings=True) >= max(FLOOR, MEASURED[lang][1] - MARGIN)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Mandarin lexicon-only pair accuracy measured 0.65 < 0.7 floor")
+@pytest.mark.xfail(strict=True, reason="known gap: Mandarin lexicon-only pair accuracy measured 0.68 < 0.7 floor")
 def test_mandarin_lexicon_only_reaches_floor():
     assert _accuracy("zh", use_embeddings=False) >= FLOOR

@@ -55,6 +55,7 @@ CUE_MEANING: dict[str, tuple[str | None, int]] = {
     "timeframe": ("timeframe", +1),
     "vague_time": ("timeframe", -1),
     "anything_else": ("anything_else", +1),
+    "exploration": ("exploration", +1),  # asks about the person (wellbeing, safety, "tell me more"); feeds the empathy score only
     "emotion": (None, +1),  # names the customer's feeling: makes validation/apology specific
     "sarcasm": (None, -1),
 }

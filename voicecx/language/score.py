@@ -61,9 +61,10 @@ _PHRASE_BEHAVIOURS = (
     "action_now", "timeframe", "anything_else",
 )
 # Positive weights W_b: validation ("interpretation") counts most, then the emotional reaction
-# (apology), exploring/restating and taking ownership; courtesy phrases count least.
+# (apology), restating, taking ownership and exploring (asking about the person); courtesy phrases
+# count least.
 POSITIVE_WEIGHTS = {
-    "validation": 1.0, "apology": 0.7, "restating": 0.6, "ownership": 0.6, "action_now": 0.4,
+    "validation": 1.0, "apology": 0.7, "restating": 0.6, "ownership": 0.6, "exploration": 0.5, "action_now": 0.4,
     "timeframe": 0.3, "warm_opening": 0.3, "thanks": 0.25, "thanks_close": 0.2, "anything_else": 0.2,
 }
 SPECIFIC_WEIGHT = 0.6  # validation/apology that names the feeling or the customer's situation

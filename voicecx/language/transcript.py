@@ -148,7 +148,7 @@ def analyse_transcript(
                 b = "warm_opening" if opening else ("thanks_close" if closing else None)
                 if b is None:
                     continue
-            if b == "warm_opening" and not opening:
+            if (b == "warm_opening" and not opening) or b not in ev:  # e.g. exploration: score-text only
                 continue
             if sign > 0 and c.counts:
                 ev[b].append(_evidence(seg, c, f"{c.cue} phrase"))
