@@ -256,3 +256,25 @@ def test_an_exploration_question_in_a_call_is_not_an_error():
             Segment("A", 3.5, 6, "Are you somewhere safe right now? I'm sending a tow truck.")]
     r = analyse_transcript(segs, {"A": "agent", "C": "customer"}, "en", 10.0, LEX)
     assert r.behaviours["action_now"].score >= 0.5 and "exploration" not in r.behaviours
+
+
+@pytest.mark.parametrize("lang,demand,promise", [
+    ("en", "Claims must be submitted within 14 days.", "You'll have the refund within 3 days."),
+    ("zh", "您必须在七天内提交材料。", "钱会在三个工作日内退回。"),
+    ("ko", "파손 상품은 수령 후 24시간 이내에 접수하셔야 합니다.", "환불은 3일 이내에 처리됩니다."),
+    ("da", "Beløbet forfalder til betaling senest den 1. i næste måned.", "Du får pengene inden fredag."),
+])
+def test_a_deadline_put_on_the_customer_is_not_a_timeframe(lang, demand, promise):
+    assert score_text(demand, language=lang).behaviours.get("timeframe", 0.0) == 0.0
+    assert score_text(promise, language=lang).behaviours.get("timeframe", 0.0) >= 0.7
+
+
+@pytest.mark.parametrize("lang,minimising", [
+    ("en", "Everyone grieves differently. You'll get over it."),
+    ("zh", "想开点，下一个更好。"),
+    ("ko", "시간이 지나면 다 괜찮아져요."),
+    ("da", "Tiden læger alle sår. Se det positive."),
+])
+def test_minimising_replies_score_below_neutral(lang, minimising):
+    """Invalidation by minimising or silver-lining ("time heals") is not neutral information."""
+    assert _s(minimising, language=lang) < 0.2

@@ -65,6 +65,10 @@ CUSTOMER_CUES = ("i_language", "you_language", "anger", "complaint", "positive")
 REGISTER_CUES = ("filler", "slang", "robotic")
 PRONOUN_CUES = ("personal", "you", "corporate")
 
+# A cue that changes what another one means anywhere in its sentence: a deadline next to "must" /
+# "必须" / "하셔야" / "skal" is put on the customer, not promised by the agent.
+_SENTENCE_SUPPRESSES: dict[str, tuple[str, ...]] = {"obligation": ("timeframe",)}
+
 # A negative phrase wins over an overlapping positive one of the same behaviour ("sorry you feel that
 # way" contains "sorry"), and a few positive phrases contain a negative one ("not your fault").
 _SUPPRESSES: dict[str, tuple[str, ...]] = {
@@ -163,6 +167,11 @@ def find_cues(text: str, lexicon: Lexicon, cues: Iterable[str] | None = None) ->
                 if i != j and c2 in _SUPPRESSES.get(c1, ()) and a1 < b2 and a2 < b1:
                     drop.add(j)
         raw = [r for k, r in enumerate(raw) if k not in drop]
+
+    for cue, victims in _SENTENCE_SUPPRESSES.items():
+        sentences = {sentence_of(a) for c, _, a, _ in raw if c == cue}
+        if sentences:
+            raw = [r for r in raw if not (r[0] in victims and sentence_of(r[2]) in sentences)]
 
     sarcastic_sentences = {sentence_of(a) for c, _, a, _ in raw if c == "sarcasm"}
     win = lexicon.negation_window
