@@ -278,3 +278,15 @@ def test_a_deadline_put_on_the_customer_is_not_a_timeframe(lang, demand, promise
 def test_minimising_replies_score_below_neutral(lang, minimising):
     """Invalidation by minimising or silver-lining ("time heals") is not neutral information."""
     assert _s(minimising, language=lang) < 0.2
+
+
+def test_oh_no_is_an_interjection_not_a_negation():
+    s = score_text("Oh no — that's awful timing, I'm so sorry.", language="en")
+    assert s.behaviours["validation"] >= 0.5 and s.empathy > score_text("I'm so sorry.", language="en").empathy
+    assert score_text("No, that's not awful.", language="en").behaviours.get("validation", 0.0) == 0.0
+
+
+def test_apologising_for_any_confusion_then_refusing_is_a_non_apology():
+    hedge = score_text("We apologise for any confusion, but roaming terms are listed on our website.", language="en")
+    plain = score_text("Roaming terms are listed on our website.", language="en")
+    assert hedge.empathy < plain.empathy and hedge.behaviours.get("apology", 0.0) < 0.5

@@ -84,7 +84,7 @@ _SUPPRESSES: dict[str, tuple[str, ...]] = {
     "restating": ("complaint", "anger", "you_language", "i_language"),
 }
 
-_CLAUSE_BREAK = re.compile(r"[.!?;:,]")
+_CLAUSE_BREAK = re.compile(r"[.!?;:,\u2014\u2013]| - ")  # dashes separate clauses too ("Oh no — that's awful")
 _QUOTED = re.compile(r"\"[^\"]{1,300}\"|(?<!\w)'[^']{2,300}'(?!\w)")
 
 
