@@ -4,9 +4,13 @@ Why this shape:
 - Models ship inside PyPI packages (RECIPE.md) and are resolved by a small registry; nothing is
   downloaded at run time. Each model is loaded once per process and reused (batch mode, the server).
 - Stereo calls are transcribed leg by leg over that leg's diarised speech only: the regions are cut
-  out, joined with short silences and decoded in one pass (the same idea as faster-whisper's own
-  ``vad_filter``, which collects speech chunks and maps timestamps back). Silence costs no decoding
-  and the other leg's bleed-through between turns cannot turn into phantom words.
+  out and joined with short silences (the same idea as faster-whisper's own ``vad_filter``, which
+  collects speech chunks and maps timestamps back). Silence costs no decoding and the other leg's
+  bleed-through between turns cannot turn into phantom words.
+- English is decoded in packed windows of whole turns (≤ 28 s, one Whisper encoder pass each, no
+  seeking) batched through faster-whisper's ``BatchedInferencePipeline``: 1.7× faster than the
+  sequential decoder on a 10-minute call, with lower WER on the demo material. Windows whose text
+  loops are decoded again in halves, then by the sequential decoder with its temperature fallback.
 - Mono calls are decoded once; each word goes to the diarised speaker whose activity covers it best,
   and segments are split where the speaker changes.
 - ``--language auto`` asks the multilingual model which language each leg speaks (the English-only
