@@ -9,7 +9,8 @@ Why this shape:
   bleed-through between turns cannot turn into phantom words.
 - English is decoded in packed windows of whole turns (≤ 28 s, one Whisper encoder pass each, no
   seeking) batched through faster-whisper's ``BatchedInferencePipeline``: 1.7× faster than the
-  sequential decoder on a 10-minute call, with lower WER on the demo material. Windows whose text
+  sequential decoder on a 10-minute call, WER 0.31 vs 0.33 over 164 rendered demo lines (but worse
+  on en_cold: benchmarks/asr_wer.py --batch-size 1 compares). Windows whose text
   loops are decoded again in halves, then by the sequential decoder with its temperature fallback.
 - Mono calls are decoded once; each word goes to the diarised speaker whose activity covers it best,
   and segments are split where the speaker changes.
