@@ -165,7 +165,7 @@ def throughput(cfg: LanguageConfig, n: int) -> float:
     """Utterances/s of score_texts over n replies cycled from all four pair files (with their context)."""
     pool = [x for lang in LANGS for p in load_pairs(lang) for x in ((p["empathic"], p["context"]), (p["cold"], p["context"]))]
     items = [pool[i % len(pool)] for i in range(n)]
-    score_texts(items[:50], config=cfg)  # warm-up (lexicon compile, model load)
+    score_texts(pool[:: max(1, len(pool) // 50)], config=cfg)  # warm-up of every language (lexicon compile, model load)
     t0 = time.perf_counter()
     score_texts(items, config=cfg)
     return n / (time.perf_counter() - t0)
