@@ -18,6 +18,7 @@ The phrases themselves are data (lexicons/*.toml); this module only knows what t
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -175,16 +176,18 @@ def find_cues(text: str, lexicon: Lexicon, cues: Iterable[str] | None = None) ->
 
     sarcastic_sentences = {sentence_of(a) for c, _, a, _ in raw if c == "sarcasm"}
     win = lexicon.negation_window
+    breaks = [(mm.start(), mm.end()) for mm in _CLAUSE_BREAK.finditer(t)]  # found once, looked up by bisection
+    break_starts = [x for x, _ in breaks]
+    break_ends = [y for _, y in breaks]
     out = []
     last_end: dict[str, int] = {}  # a negator inside an earlier phrase of the same cue is that phrase's own
     for cue, w, a, b in sorted(raw, key=lambda r: (r[2], r[3])):
-        clause_start = 0
-        for mm in _CLAUSE_BREAK.finditer(t, 0, a):
-            clause_start = mm.end()
+        k = bisect.bisect_right(break_ends, a)  # clause breaks that end at or before the phrase
+        clause_start = break_ends[k - 1] if k else 0
         clause_start = max(clause_start, min(a, last_end.get(cue, 0)))
         last_end[cue] = max(last_end.get(cue, 0), b)
-        nxt = _CLAUSE_BREAK.search(t, b)
-        clause_end = nxt.start() if nxt else len(t)
+        k = bisect.bisect_left(break_starts, b)  # the first break at or after the phrase's end
+        clause_end = break_starts[k] if k < len(breaks) else len(t)
         before = m_text[clause_start:a]
         after = m_text[b:clause_end]
         negated = False
