@@ -18,7 +18,7 @@ import pytest
 from voicecx.audio import Audio, load
 from voicecx.config import Config
 from voicecx.diarize import diarization_from_rttm, diarize, read_rttm
-from voicecx.transcribe import (BASE_MODEL_BYTES, Joined, ModelNotFound, Transcript, base_model_dir, choose_languages,
+from voicecx.transcribe import (BASE_MODEL_BYTES, Joined, _subset, ModelNotFound, Transcript, base_model_dir, choose_languages,
                                 LegLanguage, TranscribeConfig, compression_ratio, join_regions, normalize_text,
                                 pack_windows, resolve_model, transcribe)
 
@@ -289,3 +289,17 @@ def test_clean_read_speech_through_the_cli_has_low_wer(tmp_path: Path):
     # measured: 0.0 as recorded, 0.045 over the telephone channel (one word of 22)
     assert wers["16k"] <= 0.10, wers
     assert wers["8k"] <= 0.14, wers
+
+
+def test_a_window_cut_out_of_a_long_region_keeps_its_call_times():
+    sr = 16000
+    t = np.arange(int(40 * sr)) / sr
+    x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    x[int(25.0 * sr):int(25.1 * sr)] = 0.0
+    j = join_regions(np.concatenate([np.zeros(5 * sr, np.float32), x]), sr, [(5.0, 45.0)], 0.5)
+    (a1, b1), (a2, b2) = pack_windows(j, 28.0)
+    tail = _subset(j, a2, b2)  # the second half of the one 40 s turn
+    assert len(tail.regions) == 1 and abs(tail.regions[0][0] - (5.0 + a2)) < 1e-6 and abs(tail.regions[0][1] - 45.0) < 1e-6
+    assert abs(tail.to_call(0.0) - (5.0 + a2)) < 1e-6 and abs(len(tail.samples) / sr - (b2 - a2)) < 1e-3
+    head = _subset(j, a1, b1)
+    assert abs(head.regions[0][1] - (5.0 + b1)) < 1e-6  # clipped at the window edge

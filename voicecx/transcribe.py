@@ -415,7 +415,7 @@ def _fix_loops(model: Any, joined: Joined, language: str, cfg: TranscribeConfig,
     for w in decoded:
         if not w.looping:
             out += w.words
-        elif window_s / 2 >= cfg.min_window_s:
+        elif window_s / 2 >= cfg.min_window_s and len(_subset(joined, w.start, w.end).regions) > 1:
             part = _subset(joined, w.start, w.end)
             out += _fix_loops(model, part, language, cfg, window_s / 2,
                               _decode_windows(model, part, language, cfg, window_s / 2))
@@ -443,14 +443,17 @@ def _probe_english(model: Any, joined: Joined, cfg: TranscribeConfig) -> list[li
 
 
 def _subset(joined: Joined, a: float, b: float) -> Joined:
-    """The regions of ``joined`` that start in joined time [a, b), as their own Joined."""
-    keep = [k for k, s in enumerate(joined.starts) if a - 1e-6 <= s < b]
-    if not keep:
-        return Joined(np.zeros(0, np.float32), np.zeros(0), [])
+    """The part of ``joined`` in joined time [a, b) as its own Joined (regions clipped to it, so the
+    tail of a long region that was cut at a window edge is kept)."""
+    starts: list[float] = []
+    regions: list[tuple[float, float]] = []
+    for s, (ra, rb) in zip(joined.starts, joined.regions):
+        e = s + (rb - ra)
+        if s < b and e > a:
+            starts.append(max(s, a) - a)
+            regions.append((ra + max(0.0, a - s), ra + (min(e, b) - s)))
     sr = WHISPER_SR
-    lo = int(round(joined.starts[keep[0]] * sr))
-    hi = int(round(b * sr))
-    return Joined(joined.samples[lo:hi], joined.starts[keep] - lo / sr, [joined.regions[k] for k in keep])
+    return Joined(joined.samples[int(round(a * sr)):int(round(b * sr))], np.asarray(starts, dtype=float), regions)
 
 
 def _segments_for(speaker: str, groups: list[list[Word]], regions: list[tuple[float, float]]) -> list[Segment]:
