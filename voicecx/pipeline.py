@@ -34,9 +34,9 @@ TEXT_BEHAVIOURS = ("warm_opening", "personal_voice", "apology", "validation", "r
                    "action_now", "timeframe", "anything_else", "thanks_close", "clean_register", "needs_met")
 EMBED_AUDIO_MAX_S = 30 * 60.0  # longer calls are linked, not embedded: Vorbis costs ~1.5 s per 10 min on 2 cores and the page grows by ~1 MB per 10 min
 OGG_BLOCK = 16384  # frames per Vorbis write (see _audio_data_uri)
-PLOT_POINTS = 2500
+PLOT_POINTS = 2500  # prosody points per speaker in the HTML plots
 MIN_PLOT_VOICED_S = 0.05  # shorter voiced runs are not drawn (see _plot_tracks)
-PLOT_OCTAVE_SPAN = 1.7  # plotted pitch stays within this factor of the speaker's median (speech spans about an octave)  # prosody points per speaker in the HTML plots
+PLOT_OCTAVE_SPAN = 1.7  # plotted pitch stays within this factor of the speaker's median (speech spans about an octave)
 
 
 @dataclass
@@ -245,10 +245,9 @@ def _audio_source(call: Audio, src: str) -> str | None:
     return path.resolve().as_uri() if path.is_file() else None
 
 
-def _audio_data_uri(call: Audio) -> str | None:
-    """The call as an in-page OGG/Vorbis data URI so the report plays with no file beside it."""
-    if call.duration_s > EMBED_AUDIO_MAX_S:
-        return None
+def _audio_data_uri(call: Audio) -> str:
+    """The call as an in-page OGG/Vorbis data URI so the report plays with no file beside it
+    (``_audio_source`` decides whether the call is short enough to embed)."""
     import soundfile as sf
 
     buf = io.BytesIO()

@@ -415,14 +415,13 @@ def _fix_loops(model: Any, joined: Joined, language: str, cfg: TranscribeConfig,
     for w in decoded:
         if not w.looping:
             out += w.words
-        elif window_s / 2 >= cfg.min_window_s and len(_subset(joined, w.start, w.end).regions) > 1:
-            part = _subset(joined, w.start, w.end)
+            continue
+        part = _subset(joined, w.start, w.end)
+        if window_s / 2 >= cfg.min_window_s and len(part.regions) > 1:
             out += _fix_loops(model, part, language, cfg, window_s / 2,
                               _decode_windows(model, part, language, cfg, window_s / 2))
         else:
-            sr = WHISPER_SR
-            out += _decode_sequential(model, joined.samples[int(w.start * sr):int(w.end * sr)], language, cfg,
-                                      lambda t, a=w.start: joined.to_call(a + t))
+            out += _decode_sequential(model, part.samples, language, cfg, part.to_call)
     return out
 
 

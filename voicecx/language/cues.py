@@ -141,11 +141,11 @@ def find_cues(text: str, lexicon: Lexicon, cues: Iterable[str] | None = None) ->
     if not sent_spans and t.strip():
         sent_spans = [(0, len(t))]
 
+    sent_ends = [b for _, b in sent_spans]
+
     def sentence_of(pos: int) -> int:
-        for i, (a, b) in enumerate(sent_spans):
-            if pos < b:
-                return i
-        return max(0, len(sent_spans) - 1)
+        """Index of the sentence holding ``pos`` (the last one for positions past the end)."""
+        return min(bisect.bisect_right(sent_ends, pos), max(0, len(sent_spans) - 1))
 
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(t)] if ('"' in t or "'" in t) else []
     raw: list[tuple[str, float, int, int]] = []
