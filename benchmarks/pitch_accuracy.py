@@ -12,8 +12,8 @@ Frames within 30 ms of a voiced/unvoiced boundary are not scored.
 * voicing accuracy: share of frames whose voiced/unvoiced decision matches the truth.
   librosa.yin makes no voicing decision (every frame gets an F0), so its voicing accuracy is the
   voiced share of the truth and is shown for completeness only;
-* methods: voicecx cpu YIN at absolute threshold 0.10 (the default; the YIN paper's and librosa's
-  value) and 0.15 (the old default), librosa.yin, librosa.pyin (64 ms frames for both).
+* methods: voicecx cpu YIN at absolute threshold 0.10 (the YIN paper's and librosa's value) and
+  0.15 (the default, Config.pitch.yin_threshold), librosa.yin, librosa.pyin (64 ms frames for both).
 
 Part 2, real speech: pyannote.audio's bundled sample (30 s, 16 kHz mono, two speakers) and an
 8 kHz copy (soxr HQ, voicecx.audio.resample). No truth exists, so librosa.pyin (Mauch & Dixon 2014)
@@ -43,7 +43,7 @@ HOP_S, FMIN, FMAX = 0.01, 50.0, 500.0
 FRAME_S = 0.064  # librosa frame_length in seconds (1024 samples at 16 kHz)
 GROSS = 0.2  # relative error that counts as a gross pitch error
 EDGE_S = 0.03  # frames this close to a voicing boundary are not scored
-THRESHOLDS = (0.10, 0.15)  # voicecx YIN absolute thresholds compared (new and old default)
+THRESHOLDS = (0.10, 0.15)  # voicecx YIN absolute thresholds compared (librosa's value, our default)
 TARGET_GPE, TARGET_VOICING_ERR = 0.02, 0.08  # the targets
 
 

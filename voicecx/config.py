@@ -28,10 +28,10 @@ class PitchConfig:
     fmin: float = 50.0  # Hz; lowest F0 searched (deep male voices)
     fmax: float = 500.0  # Hz; highest F0 searched (children, excited speech)
     # Absolute threshold on YIN's cumulative-mean-normalised difference (de Cheveigné & Kawahara 2002
-    # use 0.1-0.15). Measured with benchmarks/pitch_accuracy.py: 0.15 gives GPE 6.3 % vs librosa.pyin on
-    # real speech (pyannote sample) and 6.25 % on the synthetic set (octave-up when the 2nd harmonic
-    # dominates); 0.10 gives 8.0 % on real speech (octave-down from the decimated lag search) and
-    # 1.48 % synthetic. Real speech decides: 0.15.
+    # use 0.1-0.15). Measured with benchmarks/pitch_accuracy.py since the 2x/sub-multiple lag check:
+    # 0.15 gives GPE 4.73 % vs librosa.pyin on real speech (pyannote sample) and 0.10 % on the
+    # synthetic set; 0.10 gives 4.79 % and 0.00 %. Before that check 0.15 was clearly better on real
+    # speech (6.3 % vs 8.0 %); now the two are within a few frames. Real speech decides: 0.15.
     yin_threshold: float = 0.15
     voicing_threshold: float = 0.5  # minimum periodicity (1 - d') for a frame to count as voiced
 
