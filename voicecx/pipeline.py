@@ -1,4 +1,4 @@
-"""Analyse one call: decode → diarise → (transcribe ∥ prosody) → dynamics + language cues → scoring → report.
+"""Analyse one call: decode → diarise → transcribe → prosody → dynamics + language cues → scoring → report.
 
 Why a class: models (Whisper, pyannote) are loaded once and reused across calls (batch mode, the
 server), and every stage's wall time is recorded so the report says where the time went. Each
@@ -97,7 +97,7 @@ class Analyser:
             if lc.use_embeddings:
                 from voicecx.language.embed import preload
 
-                preload(lc.embed_threads, lc.embed_floor, lc.embed_span)
+                preload(lc.embed_threads, lc.embed_floor, lc.embed_span, languages=[language or "en"])
 
             with timer.stage("transcribe"):
                 transcript = transcribe(call, diar, model=cfg.model, language=cfg.language, config=cfg)
