@@ -6,7 +6,9 @@ one behaviour and whether it shows it (1) or not (0, including look-alike negati
 counts as detected when its score is >= 0.5.
 
 The development pairs benchmarks/data/dev_pairs_<lang>.jsonl (30 per language, written later by a
-different author without reading the lexicons) are where lexicon changes are tried first.
+different author without reading the lexicons) are where lexicon changes are tried first;
+dev2_pairs_<lang>.jsonl (40 per language, half peer support, written later still by another author
+who read neither the lexicons nor the other pair sets) is the second development round.
 The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
 per line, >= 30 per language, written before the lexicons were read) give the main target: the
 empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
@@ -178,6 +180,7 @@ def held_out(n: int) -> dict:
         cfg = LanguageConfig(use_embeddings=emb)
         out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
                      "development": {lang: pair_results(lang, cfg, "dev_pairs")["accuracy"] for lang in LANGS},
+                     "development_2": {lang: pair_results(lang, cfg, "dev2_pairs")["accuracy"] for lang in LANGS},
                      "utterances_per_s": throughput(cfg, n), "n_utterances": n}
     return out
 
@@ -210,6 +213,8 @@ def main() -> None:
     for mode, r in ho.items():
         dev = ", ".join(f"{k} {v:.2f}" for k, v in r["development"].items())
         print(f"{mode:20s} development pairs (benchmarks/data/dev_pairs_*.jsonl, 30 each): {dev}")
+        dev2 = ", ".join(f"{k} {v:.2f}" for k, v in r["development_2"].items())
+        print(f"{mode:20s} second development round (dev2_pairs_*.jsonl, 40 each): {dev2}")
     if args.show_failures:
         for mode, r in ho.items():
             for lang, lr in r["languages"].items():

