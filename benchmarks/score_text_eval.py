@@ -8,7 +8,9 @@ counts as detected when its score is >= 0.5.
 The development pairs benchmarks/data/dev_pairs_<lang>.jsonl (30 per language, written later by a
 different author without reading the lexicons) are where lexicon changes are tried first;
 dev2_pairs_<lang>.jsonl (40 per language, half peer support, written later still by another author
-who read neither the lexicons nor the other pair sets) is the second development round.
+who read neither the lexicons nor the other pair sets) is the second development round, and
+dev3_pairs_<lang>.jsonl (40 per language, less common situations, half of the empathic replies without
+stock phrases; same rules) the third.
 The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
 per line, >= 30 per language, written before the lexicons were read) give the main target: the
 empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
@@ -181,6 +183,7 @@ def held_out(n: int) -> dict:
         out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
                      "development": {lang: pair_results(lang, cfg, "dev_pairs")["accuracy"] for lang in LANGS},
                      "development_2": {lang: pair_results(lang, cfg, "dev2_pairs")["accuracy"] for lang in LANGS},
+                     "development_3": {lang: pair_results(lang, cfg, "dev3_pairs")["accuracy"] for lang in LANGS},
                      "utterances_per_s": throughput(cfg, n), "n_utterances": n}
     return out
 
@@ -215,6 +218,8 @@ def main() -> None:
         print(f"{mode:20s} development pairs (benchmarks/data/dev_pairs_*.jsonl, 30 each): {dev}")
         dev2 = ", ".join(f"{k} {v:.2f}" for k, v in r["development_2"].items())
         print(f"{mode:20s} second development round (dev2_pairs_*.jsonl, 40 each): {dev2}")
+        dev3 = ", ".join(f"{k} {v:.2f}" for k, v in r["development_3"].items())
+        print(f"{mode:20s} third development round (dev3_pairs_*.jsonl, 40 each): {dev3}")
     if args.show_failures:
         for mode, r in ho.items():
             for lang, lr in r["languages"].items():

