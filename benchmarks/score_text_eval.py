@@ -5,12 +5,11 @@ The sentences were written for this benchmark (not copied from the lexicons); ea
 one behaviour and whether it shows it (1) or not (0, including look-alike negatives). A behaviour
 counts as detected when its score is >= 0.5.
 
-The development pairs benchmarks/data/dev_pairs_<lang>.jsonl (30 per language, written later by a
-different author without reading the lexicons) are where lexicon changes are tried first;
-dev2_pairs_<lang>.jsonl (40 per language, half peer support, written later still by another author
-who read neither the lexicons nor the other pair sets) is the second development round, and
-dev3_pairs_<lang>.jsonl (40 per language, less common situations, half of the empathic replies without
-stock phrases; same rules) the third.
+Development pairs, where changes are tried first, in four rounds, each written later than the one
+before by an author who read neither the lexicons nor any other pair set: dev_pairs_<lang>.jsonl (30
+per language), dev2_pairs_<lang>.jsonl (40, half peer support), dev3_pairs_<lang>.jsonl (40, less common
+situations, half of the empathic replies without stock phrases) and dev4_pairs_<lang>.jsonl (40, some long
+cold replies). Each set was scored untouched before any change was made for it.
 The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
 per line, >= 30 per language, written before the lexicons were read) give the main target: the
 empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
@@ -29,6 +28,7 @@ from voicecx.language import score_texts
 
 DATA = Path(__file__).resolve().parent / "data"
 LANGS = ("en", "zh", "ko", "da")
+DEV_SETS = ("dev_pairs", "dev2_pairs", "dev3_pairs", "dev4_pairs")
 
 # (language, behaviour, label, text)
 ITEMS = [
@@ -181,9 +181,8 @@ def held_out(n: int) -> dict:
     for mode, emb in (("lexicon", False), ("lexicon+embeddings", True)):
         cfg = LanguageConfig(use_embeddings=emb)
         out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
-                     "development": {lang: pair_results(lang, cfg, "dev_pairs")["accuracy"] for lang in LANGS},
-                     "development_2": {lang: pair_results(lang, cfg, "dev2_pairs")["accuracy"] for lang in LANGS},
-                     "development_3": {lang: pair_results(lang, cfg, "dev3_pairs")["accuracy"] for lang in LANGS},
+                     "development": {prefix: {lang: pair_results(lang, cfg, prefix)["accuracy"] for lang in LANGS}
+                                     for prefix in DEV_SETS},
                      "utterances_per_s": throughput(cfg, n), "n_utterances": n}
     return out
 
@@ -214,12 +213,9 @@ def main() -> None:
     for mode, r in ho.items():
         print(f"{mode:20s} {r['utterances_per_s']:.0f} utterances/s over {r['n_utterances']} held-out replies")
     for mode, r in ho.items():
-        dev = ", ".join(f"{k} {v:.2f}" for k, v in r["development"].items())
-        print(f"{mode:20s} development pairs (benchmarks/data/dev_pairs_*.jsonl, 30 each): {dev}")
-        dev2 = ", ".join(f"{k} {v:.2f}" for k, v in r["development_2"].items())
-        print(f"{mode:20s} second development round (dev2_pairs_*.jsonl, 40 each): {dev2}")
-        dev3 = ", ".join(f"{k} {v:.2f}" for k, v in r["development_3"].items())
-        print(f"{mode:20s} third development round (dev3_pairs_*.jsonl, 40 each): {dev3}")
+        for prefix, accs in r["development"].items():
+            dev = ", ".join(f"{k} {v:.2f}" for k, v in accs.items())
+            print(f"{mode:20s} development pairs {prefix}_*.jsonl: {dev}")
     if args.show_failures:
         for mode, r in ho.items():
             for lang, lr in r["languages"].items():

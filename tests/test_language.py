@@ -207,13 +207,13 @@ def test_reassurance_validates_and_minimising_dismisses(lang, reassuring, brushi
 def test_caring_open_question_counts_but_a_form_question_does_not():
     caring = score_text("What do you remember most about him?", language="en", config=LEX).empathy
     form = score_text("What is your account number?", language="en", config=LEX).empathy
-    assert caring > form == pytest.approx(LEX.base_empathy)
+    assert LEX.base_empathy <= form < LEX.base_empathy + 0.05 and caring > form + 0.15
 
 
 def test_naming_a_feeling_lifts_a_reply_above_a_neutral_one():
     named = score_text("The house must feel so lonely without her.", language="en", config=LEX).empathy
     plain = score_text("The house is quiet without her.", language="en", config=LEX).empathy
-    assert plain == pytest.approx(LEX.base_empathy) and named > plain + 0.1
+    assert LEX.base_empathy <= plain < LEX.base_empathy + 0.05 and named > plain + 0.1
 
 
 @pytest.mark.parametrize("lang, offer, handoff", [
@@ -223,6 +223,19 @@ def test_naming_a_feeling_lifts_a_reply_above_a_neutral_one():
 def test_a_first_person_commitment_is_ownership_but_a_handoff_is_not(lang, offer, handoff):
     assert score_text(offer, language=lang, config=LEX).behaviours.get("ownership", 0.0) >= 0.4
     assert score_text(handoff, language=lang, config=LEX).behaviours.get("ownership", 0.0) == 0.0
+
+
+def test_a_considered_reply_without_stock_phrases_beats_a_curt_one():
+    """No cue either way in both replies: the one that takes the person's words up and says more wins
+    (they used to tie at the base score)."""
+    context = "My grandad has been moved to a care home and I feel like I abandoned him."
+    considered = ("Moving him to a care home so people can look after him around the clock is a choice made "
+                  "for your grandad, and the visits you keep making are what he will remember.")
+    curt = "Care homes are regulated by the council."
+    s_considered = score_text(considered, language="en", context=context, config=LEX).empathy
+    s_curt = score_text(curt, language="en", context=context, config=LEX).empathy
+    assert s_considered > s_curt + 0.05
+    assert score_text(curt + " Just get over it.", language="en", context=context, config=LEX).empathy < LEX.base_empathy
 
 
 def test_preload_builds_the_exemplar_index_and_scores_the_same():
@@ -294,7 +307,7 @@ def test_word_timings_place_evidence_on_the_words_said():
 def test_asking_about_the_person_scores_above_a_neutral_statement(lang, asks, states):
     """Explorations (Sharma et al. 2020): wellbeing and safety questions are empathy without a stock phrase."""
     assert _s(asks, language=lang) > _s(states, language=lang) + 0.15
-    assert _s(states, language=lang) == pytest.approx(0.25)  # neutral: the base score
+    assert 0.25 <= _s(states, language=lang) < 0.3  # neutral: near the base score (a short reply gets little for its length)
 
 
 @pytest.mark.parametrize("lang,text,behaviour", [

@@ -3,7 +3,7 @@ must score strictly higher than the cold one. The pairs were written before the 
 must not be used to tune them (lexicon work is checked on the separate development pairs,
 benchmarks/data/dev_pairs_<lang>.jsonl, first); the floors below are the accuracies measured with
 benchmarks/score_text_eval.py minus a two-pair margin, so a regression fails. Target is 0.90 per language
-(not met yet for every language, see the floors)."""
+(met for en, ko and da; not yet for zh, see the floors)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 LANGS = ("en", "zh", "ko", "da")
 MARGIN = 0.06  # about two pairs of ~34
 # measured with benchmarks/score_text_eval.py (lexicon, lexicon+embeddings)
-MEASURED = {"en": (0.88, 0.88), "zh": (0.76, 0.76), "ko": (0.94, 0.97), "da": (0.88, 0.88)}
+MEASURED = {"en": (0.97, 0.97), "zh": (0.85, 0.85), "ko": (0.97, 0.97), "da": (0.97, 0.97)}
 FLOOR = 0.7  # never accept less than this with the default (embeddings) configuration
 
 
@@ -36,7 +36,7 @@ def _accuracy(lang: str, use_embeddings: bool) -> float:
     return sum(wins) / len(wins)
 
 
-@pytest.mark.parametrize("prefix", ("empathy_pairs", "dev_pairs", "dev2_pairs", "dev3_pairs"))
+@pytest.mark.parametrize("prefix", ("empathy_pairs", "dev_pairs", "dev2_pairs", "dev3_pairs", "dev4_pairs"))
 @pytest.mark.parametrize("lang", LANGS)
 def test_pair_files_are_well_formed_and_large_enough(lang, prefix):
     pairs = _pairs(lang, prefix)

@@ -4,16 +4,19 @@ The score follows what raters of empathic replies reward (Sharma et al. 2020, "A
 Approach to Understanding Empathy Expressed in Text-Based Mental Health Support": emotional
 reactions, interpretations, explorations) and the call-centre behaviours of DESIGN §3.3:
 
-    P = Σ_b W_b · strength_b  +  W_specific · specificity  +  W_emotion · emotion   (positive evidence)
+    P = Σ_b W_b · strength_b  +  W_specific · specificity  +  W_emotion · emotion
+        +  W_elab · length  +  W_reflect · reflection                            (positive evidence)
     N = Σ_c V_c · strength_c                                   (dismissal, blame, buck-passing, …)
     empathy = (base + (1 - base)(1 - e^-P)) · (1 - 0.85 (1 - e^-N))
 
-so a neutral factual reply sits at ``base`` (0.25), a bare "sorry" around 0.4-0.55, validation that
+so a short neutral factual reply sits near ``base`` (0.25), a bare "sorry" around 0.4-0.55, validation that
 names the customer's feeling or situation 0.75-0.9, and "calm down" near 0.1. A behaviour's strength
 is the noisy-OR of its phrase weights (1 - Π(1 - w)), combined the same way with the optional
 embedding similarity (embed.py). Specificity = validation/apology that names a feeling or reuses the
 customer's own words (`context`). Emotion = the reply names a feeling at all (a feeling word that is
-not negated, reported or inside a dismissal).
+not negated, reported or inside a dismissal). Length = words / 25 (at most 1), weighted 0.2 when the
+reply has positive evidence and 0.1 when it has no cue either way (so a considered reply with no stock
+phrase is not tied with a curt one). Reflection = the reply reuses the person's own content words.
 """
 from __future__ import annotations
 
@@ -70,6 +73,8 @@ POSITIVE_WEIGHTS = {
 }
 SPECIFIC_WEIGHT = 0.6  # validation/apology that names the feeling or the customer's situation
 ELABORATION_WEIGHT = 0.2  # a reply that says more than one phrase (only when it has positive evidence)
+PLAIN_ELABORATION_WEIGHT = 0.1  # the same for a reply with no cue either way: taking time to answer (chosen on the development pairs)
+REFLECTION_WEIGHT = 0.15  # the reply reuses the person's own words (Sharma et al.'s "interpretations"; chosen on the development pairs)
 EMOTION_WEIGHT = 0.2  # naming a feeling at all ("emotional reactions", Sharma et al. 2020), beyond making validation specific
 # Negative weights V_c
 NEGATIVE_WEIGHTS = {
@@ -297,14 +302,16 @@ def _content_keys(text: str, lex: Lexicon) -> set[str]:
     return {w for w in _CONTENT.findall(t) if w not in lex.stopwords}
 
 
+def _reflection(text: str, context: str, lex: Lexicon) -> float:
+    """0..1: how much of the person's own wording the reply takes up (two shared content words = full)."""
+    return min(1.0, len(_content_keys(text, lex) & _content_keys(context, lex)) / 2.0)
+
+
 def _specificity(a: TextAnalysis, text: str, context: str | None, lex: Lexicon) -> float:
     acknowledging = max(a.pos.get("validation", 0.0), a.pos.get("apology", 0.0), a.embedded.get("validation", 0.0))
     if acknowledging <= 0:
         return 0.0
-    overlap = 0.0
-    if context:
-        shared = _content_keys(text, lex) & _content_keys(context, lex)
-        overlap = min(1.0, len(shared) / 2.0)
+    overlap = _reflection(text, context, lex) if context else 0.0
     return acknowledging * min(1.0, 0.6 * a.emotion + 0.5 * overlap)
 
 
@@ -313,8 +320,13 @@ def empathy_of(a: TextAnalysis, text: str, context: str | None, lex: Lexicon, cf
     P = sum(w * a.pos.get(b, 0.0) for b, w in POSITIVE_WEIGHTS.items())
     P += SPECIFIC_WEIGHT * _specificity(a, text, context, lex)
     P += EMOTION_WEIGHT * a.emotion
+    length = min(1.0, a.counts.get("words", 0) / 25.0)
     if P > 0:
-        P += ELABORATION_WEIGHT * min(1.0, a.counts.get("words", 0) / 25.0)
+        P += ELABORATION_WEIGHT * length
+    elif not a.neg_cues:
+        P += PLAIN_ELABORATION_WEIGHT * length
+    if context:
+        P += REFLECTION_WEIGHT * _reflection(text, context, lex)
     neg_cues = dict(a.neg_cues)
     for k in ("slang", "robotic"):
         n = a.counts.get(k, 0)
