@@ -302,31 +302,47 @@ def _content_keys(text: str, lex: Lexicon) -> set[str]:
     return {w for w in _CONTENT.findall(t) if w not in lex.stopwords}
 
 
-def _reflection(text: str, context: str, lex: Lexicon) -> float:
+_CONTEXT_KEYS: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
+
+
+def _context_keys(context: str, lex: Lexicon) -> frozenset[str]:
+    """Content keys of a context, cached: many candidate replies answer the same customer words.
+    (Keyed by the lexicon's id; the entry holds the lexicon so the id cannot be reused meanwhile.)"""
+    key = (id(lex), context)
+    hit = _CONTEXT_KEYS.get(key)
+    if hit is None:
+        if len(_CONTEXT_KEYS) >= 1024:
+            _CONTEXT_KEYS.clear()
+        hit = _CONTEXT_KEYS[key] = (lex, frozenset(_content_keys(context, lex)))
+    return hit[1]
+
+
+def _reflection(text: str, context: str | None, lex: Lexicon) -> float:
     """0..1: how much of the person's own wording the reply takes up (two shared content words = full)."""
-    return min(1.0, len(_content_keys(text, lex) & _content_keys(context, lex)) / 2.0)
+    if not context:
+        return 0.0
+    return min(1.0, len(_content_keys(text, lex) & _context_keys(context, lex)) / 2.0)
 
 
-def _specificity(a: TextAnalysis, text: str, context: str | None, lex: Lexicon) -> float:
+def _specificity(a: TextAnalysis, reflection: float) -> float:
     acknowledging = max(a.pos.get("validation", 0.0), a.pos.get("apology", 0.0), a.embedded.get("validation", 0.0))
     if acknowledging <= 0:
         return 0.0
-    overlap = _reflection(text, context, lex) if context else 0.0
-    return acknowledging * min(1.0, 0.6 * a.emotion + 0.5 * overlap)
+    return acknowledging * min(1.0, 0.6 * a.emotion + 0.5 * reflection)
 
 
 def empathy_of(a: TextAnalysis, text: str, context: str | None, lex: Lexicon, cfg: LanguageConfig) -> float:
     """The graded 0..1 empathy of one reply (formula in the module doc)."""
     P = sum(w * a.pos.get(b, 0.0) for b, w in POSITIVE_WEIGHTS.items())
-    P += SPECIFIC_WEIGHT * _specificity(a, text, context, lex)
+    reflection = _reflection(text, context, lex)
+    P += SPECIFIC_WEIGHT * _specificity(a, reflection)
     P += EMOTION_WEIGHT * a.emotion
     length = min(1.0, a.counts.get("words", 0) / 25.0)
     if P > 0:
         P += ELABORATION_WEIGHT * length
     elif not a.neg_cues:
         P += PLAIN_ELABORATION_WEIGHT * length
-    if context:
-        P += REFLECTION_WEIGHT * _reflection(text, context, lex)
+    P += REFLECTION_WEIGHT * reflection
     neg_cues = dict(a.neg_cues)
     for k in ("slang", "robotic"):
         n = a.counts.get(k, 0)
