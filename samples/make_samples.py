@@ -329,9 +329,14 @@ def _f32(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float64)
 
 
-def render_speech(text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
-    """espeak-ng → sox (telephone band, 8 kHz) → float64 samples."""
-    wav = _run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", text])
+def render_speech(text: str, voice: str, rate: int, pitch: int, word_gap: int = 0) -> np.ndarray:
+    """espeak-ng → sox (telephone band, 8 kHz) → float64 samples.
+
+    ``word_gap`` adds that many 10-ms units of pause between words (espeak-ng ``-g``); the demo
+    calls use 0 (espeak's default), benchmarks/asr_heldout.py uses it to test intelligibility.
+    """
+    gap = ["-g", str(word_gap)] if word_gap else []
+    wav = _run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), *gap, "--stdout", text])
     raw = _run(["sox", "-V1", "-t", "wav", "-", *RAW8K, "-", "sinc", BAND, "rate", "-v", str(SR)],
                wav)
     return _f32(raw)
