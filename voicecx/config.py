@@ -96,7 +96,7 @@ class LanguageConfig:
 class TranscribeConfig:
     """Whisper decoding (voicecx.transcribe); defaults measured with benchmarks/asr_wer.py on the demo calls."""
 
-    beam_size: int = 5  # beam search width (1 = greedy); on 29 min of unseen lines (benchmarks/asr_heldout.py) WER agent/customer 33.8/37.2 % at 5, 34.8/39.2 at 3, 36.4/41.8 at 2, for 3-18 % less time
+    beam_size: int = 5  # beam search width (1 = greedy); on 29 min of unseen lines (benchmarks/asr_heldout.py) WER agent/customer 33.8/37.2 % at 5, 34.8/39.2 at 3, 36.4/41.8 at 2, for 4-18 % less time
     cpu_threads: int = 2  # CTranslate2 threads (the product runs on 2 shared cores)
     batch_size: int = 8  # packed 30-s windows decoded together (faster-whisper BatchedInferencePipeline); 1 = sequential decoding with seeking
     window_s: float = 28.0  # s; speech regions are packed into windows of at most this (Whisper hears 30 s)
