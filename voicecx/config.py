@@ -110,6 +110,9 @@ class TranscribeConfig:
     english_min_prob: float = 0.75  # P(en) from detection at which a leg counts as English (demo calls: English legs 0.90-0.96, Danish customer 0.52)
     english_min_word_prob: float = 0.66  # median word probability at which the English-only model's own decoding counts as English and skips detection (demo calls: English legs 0.71-0.85, others <= 0.60)
     languages: tuple[str, ...] = ("en", "da", "zh", "ko")  # what auto detection chooses among (the lexicon languages); pass --language for others
+    sampling_seed: int = 0  # CTranslate2's random seed, set before a model is first loaded: the temperature fallback (non-English legs) samples, and with a fixed seed a fresh process gives the same transcript on every run (within one process later calls continue the random stream)
+    loop_min_repeats: int = 4  # a phrase Whisper writes this many times in a row is a repetition loop: the repeats are dropped (people say "no, no, no"; 4+ identical phrases in a row were loops in every demo transcript)
+    loop_max_words: int = 8  # longest phrase (in Whisper words; a Chinese character can be one) checked for such repeats
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ Why this shape:
   sequential decoder on a 10-minute call, WER 0.31 vs 0.33 over 164 rendered demo lines (but worse
   on en_cold: benchmarks/asr_wer.py --batch-size 1 compares). Windows whose text
   loops are decoded again in halves, then by the sequential decoder with its temperature fallback.
+- A phrase Whisper writes four or more times in a row is a repetition loop that survived the
+  fallback (base on the espeak Danish call: "hvor mener" eight times); the repeats are dropped and a
+  warning says where. CTranslate2's random seed is fixed, so the fallback's sampling gives the same
+  transcript on every fresh run.
 - Mono calls are decoded once; each word goes to the diarised speaker whose activity covers it best,
   and segments are split where the speaker changes.
 - ``--language auto`` asks the multilingual model which language each leg speaks (the English-only
@@ -156,13 +160,20 @@ _MODELS: dict[tuple[str, int], tuple[Any, ModelSpec]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_model(name: str, cpu_threads: int = 2) -> tuple[Any, ModelSpec]:
-    """The faster-whisper model for ``name``, loaded once per process (int8 on CPU)."""
+def load_model(name: str, cpu_threads: int = 2, seed: int = 0) -> tuple[Any, ModelSpec]:
+    """The faster-whisper model for ``name``, loaded once per process (int8 on CPU).
+
+    ``seed`` is CTranslate2's random seed. Its generators are per worker thread and take the seed
+    when first used, so it is set before each new model's threads exist (``Config.transcribe.sampling_seed``).
+    """
     spec = resolve_model(name)
     key = (spec.path, cpu_threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
+            import ctranslate2
             from faster_whisper import WhisperModel
+
+            ctranslate2.set_random_seed(seed)
 
             try:
                 model = WhisperModel(spec.path, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
@@ -256,7 +267,7 @@ class LegLanguage:
 
 def _detect(joined: Joined, cfg: TranscribeConfig) -> LegLanguage:
     """Whisper's language token probabilities over the first ``detect_s`` of the leg's speech."""
-    model, _ = load_model("base", cfg.cpu_threads)
+    model, _ = load_model("base", cfg.cpu_threads, cfg.sampling_seed)
     audio = joined.samples[: int(cfg.detect_s * WHISPER_SR)]
     lang, _, probs = model.detect_language(audio)
     table = dict(probs)
@@ -352,6 +363,66 @@ def compression_ratio(text: str) -> float:
     """Whisper's repetition test: UTF-8 length over zlib-compressed length (a loop compresses well)."""
     data = text.strip().encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+_TRAILING_PUNCT = ",.;:!?，。、！？"
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A phrase Whisper wrote over and over: where it starts (call time), the phrase, how many times."""
+
+    start: float
+    phrase: str
+    repeats: int
+
+
+def _word_key(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", word).casefold()
+                    if not unicodedata.category(ch).startswith(("P", "Z")))
+
+
+def remove_loops(groups: list[list[Word]], min_repeats: int, max_words: int) -> tuple[list[list[Word]], list[Loop]]:
+    """Drop the repeats of a phrase written ``min_repeats`` or more times in a row, keeping the first.
+
+    Whisper's known failure on audio it cannot read is to write one phrase again and again; the
+    temperature fallback does not always break it (base on the espeak Danish call: "hvor mener" eight
+    times in a row). Loops can run across Whisper segments, so the words of all ``groups`` are
+    scanned as one sequence and the groups keep their remaining words. The longest repeated span wins.
+    """
+    words = [w for g in groups for w in g]
+    keys = [_word_key(w.word) for w in words]
+    keep = [True] * len(words)
+    loops: list[Loop] = []
+    i = 0
+    while i < len(words):
+        best = (0, 0)  # (phrase length, repeats)
+        for n in range(1, max_words + 1):
+            phrase = keys[i:i + n]
+            if len(phrase) < n or not all(phrase):
+                break
+            k = 1
+            while keys[i + k * n:i + (k + 1) * n] == phrase:
+                k += 1
+            if k >= min_repeats and n * k > best[0] * best[1]:
+                best = (n, k)
+        n, k = best
+        if not n:
+            i += 1
+            continue
+        keep[i + n:i + n * k] = [False] * (n * (k - 1))
+        loops.append(Loop(words[i].start, "".join(w.word for w in words[i:i + n]).strip(), k))
+        i += n * k
+    if not loops:
+        return groups, []
+    out: list[list[Word]] = []
+    pos = 0
+    for g in groups:
+        kept = [w for w, ok in zip(g, keep[pos:pos + len(g)]) if ok]
+        pos += len(g)
+        if kept:
+            out.append(kept)
+    return out, loops
 
 
 def _batched(cfg: TranscribeConfig, language: str) -> bool:
@@ -553,7 +624,7 @@ def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "
         if not spec.multilingual:
             # Fast path: an English-only model that hears a leg confidently has found English; only
             # the legs it is unsure of pay for the multilingual detector (base load + one encoder pass).
-            whisper, used_spec = load_model(model, cfg.cpu_threads)
+            whisper, used_spec = load_model(model, cfg.cpu_threads, cfg.sampling_seed)
             for key, j in joined.items():
                 groups = _probe_english(whisper, j, cfg)
                 if groups is not None:
@@ -578,9 +649,17 @@ def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "
             who = f"the {diar.roles.get(key, key)} leg" if key else "the call"
             warnings.append(f"{who} is in {lang!r}: the English-only model {spec.name} cannot transcribe it, "
                             f"so the multilingual base model was used (pass --model base to choose it)")
-        whisper, used_spec = load_model(name, cfg.cpu_threads)
+        whisper, used_spec = load_model(name, cfg.cpu_threads, cfg.sampling_seed)
         used[key or "call"] = used_spec.name
         groups_by_unit[key] = _decode(whisper, j, lang, cfg)
+
+    for key, groups in groups_by_unit.items():
+        groups_by_unit[key], loops = remove_loops(groups, cfg.loop_min_repeats, cfg.loop_max_words)
+        if loops:
+            who = f"the {diar.roles.get(key, key)} leg" if key else "the call"
+            said = "; ".join(f"{lp.phrase.rstrip(_TRAILING_PUNCT)!r} {lp.repeats} times at {lp.start:.1f} s" for lp in loops[:3])
+            more = f" and {len(loops) - 3} more" if len(loops) > 3 else ""
+            warnings.append(f"Whisper repeated itself on {who}; the repeats were dropped: {said}{more}")
 
     segments: list[Segment] = []
     if stereo:
