@@ -377,11 +377,6 @@ class Loop:
     repeats: int
 
 
-def _word_key(word: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", word).casefold()
-                    if not unicodedata.category(ch).startswith(("P", "Z")))
-
-
 def remove_loops(groups: list[list[Word]], min_repeats: int, max_words: int) -> tuple[list[list[Word]], list[Loop]]:
     """Drop the repeats of a phrase written ``min_repeats`` or more times in a row, keeping the first.
 
@@ -391,7 +386,7 @@ def remove_loops(groups: list[list[Word]], min_repeats: int, max_words: int) -> 
     scanned as one sequence and the groups keep their remaining words. The longest repeated span wins.
     """
     words = [w for g in groups for w in g]
-    keys = [_word_key(w.word) for w in words]
+    keys = [normalize_text(w.word) for w in words]
     keep = [True] * len(words)
     loops: list[Loop] = []
     i = 0
@@ -411,7 +406,8 @@ def remove_loops(groups: list[list[Word]], min_repeats: int, max_words: int) -> 
             i += 1
             continue
         keep[i + n:i + n * k] = [False] * (n * (k - 1))
-        loops.append(Loop(words[i].start, "".join(w.word for w in words[i:i + n]).strip(), k))
+        phrase = "".join(w.word for w in words[i:i + n]).strip().rstrip(_TRAILING_PUNCT)
+        loops.append(Loop(words[i].start, phrase, k))
         i += n * k
     if not loops:
         return groups, []
@@ -589,6 +585,11 @@ def _split_by_speaker(diar: Any, groups: list[list[Word]]) -> list[Segment]:
     return out
 
 
+def _unit_name(diar: Any, key: str) -> str:
+    """How warnings name a decoded unit: a stereo leg by its role, or the whole (mono) call."""
+    return f"the {diar.roles.get(key, key)} leg" if key else "the call"
+
+
 # ----------------------------------------------------------------------------- API
 
 def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "auto",
@@ -646,7 +647,7 @@ def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "
         name = model
         if lang != "en" and not spec.multilingual:
             name = "base"
-            who = f"the {diar.roles.get(key, key)} leg" if key else "the call"
+            who = _unit_name(diar, key)
             warnings.append(f"{who} is in {lang!r}: the English-only model {spec.name} cannot transcribe it, "
                             f"so the multilingual base model was used (pass --model base to choose it)")
         whisper, used_spec = load_model(name, cfg.cpu_threads, cfg.sampling_seed)
@@ -656,8 +657,8 @@ def transcribe(call: Audio, diar: Any, model: str = "tiny.en", language: str = "
     for key, groups in groups_by_unit.items():
         groups_by_unit[key], loops = remove_loops(groups, cfg.loop_min_repeats, cfg.loop_max_words)
         if loops:
-            who = f"the {diar.roles.get(key, key)} leg" if key else "the call"
-            said = "; ".join(f"{lp.phrase.rstrip(_TRAILING_PUNCT)!r} {lp.repeats} times at {lp.start:.1f} s" for lp in loops[:3])
+            who = _unit_name(diar, key)
+            said = "; ".join(f"{lp.phrase!r} {lp.repeats} times at {lp.start:.1f} s" for lp in loops[:3])
             more = f" and {len(loops) - 3} more" if len(loops) > 3 else ""
             warnings.append(f"Whisper repeated itself on {who}; the repeats were dropped: {said}{more}")
 
