@@ -13,6 +13,9 @@ these texts is in the demo calls.
         [--agent-voice en-us+f3:178:55] [--customer-voice en-gb+m3:185:35] [--word-gap 0]
         [--set gap_s=0.5 ...] [--json out.json]
 
+``--set`` takes a TOML assignment to a ``[transcribe]`` key, checked like a config file
+(``gap_s=1.0``, ``batched_languages=["en"]``).
+
 ``--word-gap`` (espeak-ng ``-g``, 10-ms units) and the voice options test how much of the error is the
 synthetic material rather than the decoder. The rendered call is cached in
 ``~/.cache/voicecx/heldout/``. Timings are wall-clock and process CPU of ``transcribe`` only (the model
@@ -28,9 +31,9 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import soundfile as sf
 
@@ -39,8 +42,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "samples"))
 
 import make_samples as ms  # noqa: E402
+from asr_wer import error_rate  # noqa: E402
 from voicecx.audio import load  # noqa: E402
-from voicecx.config import Config  # noqa: E402
+from voicecx.config import Config, config_with  # noqa: E402
 from voicecx.diarize import diarize  # noqa: E402
 from voicecx.transcribe import load_model, normalize_text, transcribe  # noqa: E402
 
@@ -104,31 +108,29 @@ def cached_call(order: list[tuple[str, str]], voices: dict[str, Voice], word_gap
     return path
 
 
-def transcribe_config(base: Config, changes: list[str]) -> Config:
-    """``Config`` with ``field=value`` changes to its transcribe section (values cast to the field's type)."""
-    fields = {}
+def transcribe_config(changes: list[str]) -> Config:
+    """``Config`` with ``--set FIELD=VALUE`` changes to its transcribe section (one TOML line each)."""
+    values: dict = {}
     for change in changes:
-        key, sep, value = change.partition("=")
-        if not sep or not hasattr(base.transcribe, key):
-            known = ", ".join(f.name for f in dataclasses.fields(base.transcribe))
-            raise ValueError(f"--set {change!r}: expected FIELD=VALUE with FIELD one of {known}")
-        current = getattr(base.transcribe, key)
         try:
-            fields[key] = tuple(value.split(",")) if isinstance(current, tuple) else type(current)(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"--set {change!r}: {key} takes a {type(current).__name__}") from None
-    return dataclasses.replace(base, transcribe=dataclasses.replace(base.transcribe, **fields))
+            values.update(tomllib.loads(change))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--set {change!r} is not a TOML assignment ({exc})") from None
+    try:
+        return config_with(Config(), {"transcribe": values})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--set: {exc}") from None
 
 
 def run(beams: list[int], sets: list[str], voices: dict[str, Voice], word_gap: int, rounds: int,
-        changes: list[str] = (), model: str = "tiny.en") -> list[dict]:
+        base: Config | None = None, model: str = "tiny.en") -> list[dict]:
     order = read_lines(sets)
     path = cached_call(order, voices, word_gap)
     call = load(path)
-    base = transcribe_config(Config(), list(changes))
+    base = base or Config()
     diar = diarize(call, config=base)
     load_model(model, base.transcribe.cpu_threads)
-    refs = {leg: normalize_text(" ".join(t for who, t in order if who == leg)) for leg in ("agent", "customer")}
+    refs = {leg: " ".join(t for who, t in order if who == leg) for leg in ("agent", "customer")}
     rows = []
     for rnd in range(rounds):
         for beam in beams:
@@ -139,9 +141,9 @@ def run(beams: list[int], sets: list[str], voices: dict[str, Voice], word_gap: i
             row = {"model": model, "beam_size": beam, "round": rnd, "call_s": round(call.duration_s, 1), "words": {},
                    "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "x_realtime": round(call.duration_s / wall, 1)}
             for label, leg in zip(diar.labels[:2], ("agent", "customer")):  # left leg = agent, as rendered
-                hyp = normalize_text(" ".join(s.text for s in tr.segments if s.speaker == label))
-                row[leg] = round(float(jiwer.wer(refs[leg], hyp or "∅")), 4)
-                row["words"][leg] = len(refs[leg].split())
+                hyp = " ".join(s.text for s in tr.segments if s.speaker == label)
+                row[leg] = round(error_rate(refs[leg], hyp, "en"), 4)
+                row["words"][leg] = len(normalize_text(refs[leg]).split())
             rows.append(row)
             print(f"{model}  beam {beam}  round {rnd}  WER agent {100 * row['agent']:5.1f} %  customer "
                   f"{100 * row['customer']:5.1f} %   {wall:6.1f} s wall  {cpu:6.1f} s CPU  "
@@ -160,16 +162,19 @@ def main() -> None:
     ap.add_argument("--customer-voice", default=":".join(map(str, voices[ms.CUSTOMER])))
     ap.add_argument("--word-gap", type=int, default=0, help="espeak-ng -g, 10-ms units between words")
     ap.add_argument("--set", dest="changes", action="append", default=[], metavar="FIELD=VALUE",
-                    help="a Config.transcribe field for every run, e.g. gap_s=1.0 (repeatable)")
+                    help="a Config.transcribe field for every run, as TOML, e.g. gap_s=1.0 (repeatable)")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args()
     try:
         chosen = {"agent": Voice.parse(args.agent_voice), "customer": Voice.parse(args.customer_voice)}
-        transcribe_config(Config(), args.changes)
     except ValueError as exc:
-        ap.error(str(exc) if "--set" in str(exc) else f"a voice is VOICE:RATE:PITCH, e.g. en-us+f3:178:55 ({exc})")
+        ap.error(f"a voice is VOICE:RATE:PITCH, e.g. en-us+f3:178:55 ({exc})")
+    try:
+        base = transcribe_config(args.changes)
+    except ValueError as exc:
+        ap.error(str(exc))
     rows = run([int(b) for b in args.beams.split(",")], args.sets.split(","), chosen, args.word_gap, args.rounds,
-               args.changes, args.model)
+               base, args.model)
     if args.json_out:
         meta = {"sets": args.sets, "voices": {k: dataclasses.asdict(v) for k, v in chosen.items()},
                 "word_gap": args.word_gap, "transcribe": args.changes}

@@ -270,6 +270,11 @@ def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:
     return dataclasses.replace(obj, **changes)
 
 
+def config_with(cfg: Config, values: dict[str, Any]) -> Config:
+    """``cfg`` with TOML-shaped changes (``{"transcribe": {"beam_size": 2}}``), checked as a config file is."""
+    return _merge(cfg, values, "")
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     """Defaults, then the TOML file (if any), then explicit overrides (CLI flags)."""
     cfg = Config()
@@ -278,5 +283,5 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ValueError(f"cannot read config {path}: {exc}") from exc
-        cfg = _merge(cfg, data, "")
+        cfg = config_with(cfg, data)
     return cfg.replace(**overrides)
